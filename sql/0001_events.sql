@@ -66,7 +66,8 @@ END $$;
 CREATE INDEX events_guild_ts ON events (guild_id, ts);
 CREATE INDEX events_guild_type_ts ON events (guild_id, type, ts);
 CREATE INDEX events_guild_user_ts ON events (guild_id, user_id, ts);
-CREATE INDEX events_received_at ON events (received_at);
+-- The pipeline replays voice events of all guilds over a time range.
+CREATE INDEX events_type_ts ON events (type, ts);
 
 -- Creates the daily partitions covering [p_from, p_to] (UTC days). A no-op on TimescaleDB,
 -- which creates chunks itself. Safe to call concurrently and repeatedly.

@@ -95,6 +95,8 @@ CREATE INDEX voice_sessions_guild_started ON voice_sessions (guild_id, started_a
 
 -- Sessions open at each UTC midnight, so voice can be replayed from a day's start without
 -- reading older events. A marker row exists for every computed midnight, even with none open.
+-- A checkpoint is a cache: readers skip one that a later-arriving voice event before it has
+-- invalidated (window_arrivals.last_voice_received_at >= covered_until) and replay from further back.
 CREATE TABLE voice_checkpoints (
     at          timestamptz NOT NULL,
     guild_id    text COLLATE "C" NOT NULL,
@@ -104,8 +106,9 @@ CREATE TABLE voice_checkpoints (
     PRIMARY KEY (at, guild_id, user_id)
 );
 CREATE TABLE voice_checkpoint_marks (
-    at           timestamptz PRIMARY KEY,
-    computed_at  timestamptz NOT NULL DEFAULT now()
+    at             timestamptz PRIMARY KEY,
+    covered_until  timestamptz NOT NULL,
+    computed_at    timestamptz NOT NULL DEFAULT now()
 );
 
 DO $$
