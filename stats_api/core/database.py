@@ -8,6 +8,7 @@ from functools import lru_cache
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
 
 from stats_api.core.config import DEFAULT_DATABASE_URL, Settings
 
@@ -27,6 +28,25 @@ def resolve_database_url(settings: Settings) -> str:
     return url
 
 
+def open_pool(url: str, *, max_size: int) -> ConnectionPool:
+    """The API's pool of autocommit connections; callers open a transaction where they need one.
+
+    It opens in the background, so the API starts (and /readyz can say why it is not ready)
+    while the database is still unreachable. Connections are checked on checkout so a restarted
+    server costs one failed ping, not one failed request per stale connection.
+    """
+    return ConnectionPool(
+        url,
+        kwargs={"autocommit": True},
+        min_size=1,
+        max_size=max_size,
+        timeout=10.0,
+        check=ConnectionPool.check_connection,
+        name="stats-api",
+        open=False,
+    )
+
+
 def server_answers(url: str) -> bool:
     try:
         with psycopg.connect(_with_dbname(url, "postgres"), connect_timeout=2):
@@ -36,7 +56,7 @@ def server_answers(url: str) -> bool:
 
 
 def create_database_if_missing(url: str) -> None:
-    dbname = conninfo_to_dict(url)["dbname"]
+    dbname = str(conninfo_to_dict(url)["dbname"])
     with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:
@@ -45,7 +65,7 @@ def create_database_if_missing(url: str) -> None:
 
 
 def drop_database(url: str) -> None:
-    dbname = conninfo_to_dict(url)["dbname"]
+    dbname = str(conninfo_to_dict(url)["dbname"])
     with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
@@ -55,7 +75,7 @@ def with_database(url: str, dbname: str) -> str:
     params = conninfo_to_dict(url)
     user = params.get("user", "postgres")
     password = f":{params['password']}" if params.get("password") else ""
-    host = params.get("host", "127.0.0.1")
+    host = str(params.get("host", "127.0.0.1"))
     port = params.get("port", "5432")
     if host.startswith("/"):
         return f"postgresql://{user}{password}@/{dbname}?host={host}&port={port}"

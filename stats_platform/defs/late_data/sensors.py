@@ -1,0 +1,64 @@
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from stats_platform import late_data
+from stats_platform.defs.rollups.schedules import (
+    rollups_5min_job,
+    rollups_daily_job,
+    rollups_hourly_job,
+)
+from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
+from stats_platform.resources import PipelineSettings, PostgresResource
+from stats_platform.transforms.common import GRAINS
+
+JOBS = {"5min": rollups_5min_job, "hourly": rollups_hourly_job, "daily": rollups_daily_job}
+PARTITIONS = {
+    "5min": five_minute_partitions,
+    "hourly": hourly_partitions,
+    "daily": daily_partitions,
+}
+# Dagster's own tags for a single run over a partition range (what `--partition-range` sets).
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dg.sensor(
+    jobs=list(JOBS.values()),
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Recomputes windows (and the coarser grains and member totals) that late events changed.",
+)
+def late_data_sensor(
+    context: dg.SensorEvaluationContext, postgres: PostgresResource, pipeline: PipelineSettings
+):
+    # Arrivals newer than the settle lag may belong to transactions still committing: next tick.
+    until = datetime.now(UTC) - timedelta(seconds=pipeline.settle_seconds)
+    after = (
+        datetime.fromisoformat(context.cursor) if context.cursor else datetime.fromtimestamp(0, UTC)
+    )
+    if until <= after:
+        return dg.SkipReason("no settled arrivals since the last tick")
+    with postgres.connect() as conn:
+        late = late_data.find_late_arrivals(conn, after=after, until=until)
+    # Only windows already closed at `until` are partitions; anything later the schedules compute.
+    last_complete = {grain: late_data.floor_time(until, every) for grain, every in GRAINS.items()}
+    ranges = late_data.ranges_to_recompute(
+        late, cap=pipeline.voice_cap, last_complete=last_complete
+    )
+    return dg.SensorResult(
+        run_requests=[_run_request(r, until) for r in ranges], cursor=until.isoformat()
+    )
+
+
+def _run_request(stale: late_data.StaleRange, until: datetime) -> dg.RunRequest:
+    partitions_def = PARTITIONS[stale.grain]
+    first = partitions_def.get_partition_key_for_timestamp(stale.start.timestamp())
+    last = partitions_def.get_partition_key_for_timestamp(
+        (stale.end - timedelta(milliseconds=1)).timestamp()
+    )
+    return dg.RunRequest(
+        run_key=f"late:{stale.grain}:{first}:{last}:{until.isoformat()}",
+        job_name=JOBS[stale.grain].name,
+        tags={RANGE_START_TAG: first, RANGE_END_TAG: last, "stats/trigger": "late_data"},
+    )

@@ -1,0 +1,39 @@
+import dagster as dg
+
+from stats_api.core.config import get_settings
+from stats_api.core.database import resolve_database_url
+from stats_platform.resources import (
+    AlertResource,
+    PipelineSettings,
+    PostgresResource,
+    RedisResource,
+)
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    settings = get_settings()
+    # Configured URLs stay environment variables (they may hold secrets); unconfigured ones use
+    # the platform's defaults, which hold none.
+    database_url = (
+        dg.EnvVar("STATS_DATABASE_URL") if settings.database_url else resolve_database_url(settings)
+    )
+    redis_url = (
+        dg.EnvVar("STATS_REDIS_URL")
+        if "redis_url" in settings.model_fields_set
+        else settings.redis_url
+    )
+    webhook_url = dg.EnvVar("STATS_FAILURE_WEBHOOK_URL") if settings.failure_webhook_url else None
+    return dg.Definitions(
+        resources={
+            "postgres": PostgresResource(url=database_url),
+            "redis": RedisResource(url=redis_url),
+            "alerts": AlertResource(webhook_url=webhook_url),
+            "pipeline": PipelineSettings(
+                voice_cap_hours=settings.voice_session_cap_hours,
+                raw_retention_days=settings.raw_retention_days,
+                snapshot_retention_days=settings.snapshot_retention_days,
+                five_minute_retention_days=settings.five_minute_retention_days,
+            ),
+        }
+    )

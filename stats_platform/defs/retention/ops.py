@@ -1,0 +1,97 @@
+"""Retention and cleanup: ops whose every removal is reported on the asset it touched."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from stats_platform import retention
+from stats_platform.resources import PipelineSettings, PostgresResource, RedisResource
+
+
+class RetentionConfig(dg.Config):
+    """Horizons in days; unset means the deployment's PipelineSettings."""
+
+    raw_retention_days: int | None = None
+    snapshot_retention_days: int | None = None
+    five_minute_retention_days: int | None = None
+
+
+def _horizon(days: int) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+@dg.op
+def drop_expired_events(
+    context: dg.OpExecutionContext,
+    config: RetentionConfig,
+    postgres: PostgresResource,
+    pipeline: PipelineSettings,
+):
+    """Removes raw events older than the raw retention: whole days first, then the boundary day's rows."""
+    horizon = _horizon(config.raw_retention_days or pipeline.raw_retention_days)
+    with postgres.connect() as conn:
+        removed = retention.drop_expired_events(conn, horizon=horizon)
+    context.log_event(
+        dg.AssetObservation(
+            asset_key="events", metadata={"horizon": horizon.isoformat(), **removed}
+        )
+    )
+
+
+@dg.op
+def create_upcoming_event_partitions(context: dg.OpExecutionContext, postgres: PostgresResource):
+    """Creates the next week's daily partitions of events ahead of time (native partitioning only)."""
+    with postgres.connect() as conn:
+        created = retention.create_upcoming_partitions(conn)
+    context.log_event(
+        dg.AssetObservation(asset_key="events", metadata={"partitions_created": created})
+    )
+
+
+@dg.op
+def delete_expired_rollups(
+    context: dg.OpExecutionContext,
+    config: RetentionConfig,
+    postgres: PostgresResource,
+    pipeline: PipelineSettings,
+):
+    """Deletes snapshot and member-activity rows past their grain's horizon (daily member rows are kept)."""
+    horizons = {
+        "5min": _horizon(config.five_minute_retention_days or pipeline.five_minute_retention_days),
+        "hourly": _horizon(config.snapshot_retention_days or pipeline.snapshot_retention_days),
+        "daily": _horizon(config.snapshot_retention_days or pipeline.snapshot_retention_days),
+    }
+    with postgres.connect() as conn:
+        removed = retention.delete_expired_rollups(conn, horizons=horizons)
+    for asset_key, rows in removed.items():
+        context.log_event(dg.AssetObservation(asset_key=asset_key, metadata={"rows_removed": rows}))
+
+
+@dg.op
+def clean_stale_voice_presence(
+    context: dg.OpExecutionContext, redis: RedisResource, pipeline: PipelineSettings
+):
+    """Drops live voice entries older than the session cap: they cannot be open any more."""
+    removed = retention.clean_stale_voice_presence(redis.client(), cap=pipeline.voice_cap)
+    context.log_event(
+        dg.AssetObservation(asset_key="live_voice_presence", metadata={"entries_removed": removed})
+    )
+
+
+@dg.job(
+    description="Daily retention and cleanup; every removal shows on the affected asset's history."
+)
+def retention_job():
+    drop_expired_events()
+    create_upcoming_event_partitions()
+    delete_expired_rollups()
+    clean_stale_voice_presence()
+
+
+retention_schedule = dg.ScheduleDefinition(
+    name="retention_schedule",
+    job=retention_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)

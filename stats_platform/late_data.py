@@ -1,0 +1,77 @@
+"""Finding windows whose computation missed events that arrived later (no Dagster here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from stats_platform.transforms.common import GRAINS
+
+SQL_DIR = Path(__file__).parent / "sql"
+
+
+@dataclass(frozen=True)
+class StaleRange:
+    """A run's worth of recomputation: [start, end) at one grain."""
+
+    grain: str
+    start: datetime
+    end: datetime
+
+
+def find_late_arrivals(
+    conn: psycopg.Connection, *, after: datetime, until: datetime
+) -> list[tuple[str, datetime, bool]]:
+    """(grain, window start, has late voice) of computed windows with arrivals in (after, until] past their coverage."""
+    rows = conn.execute(
+        (SQL_DIR / "select_late_windows.sql").read_text(), {"after": after, "until": until}
+    ).fetchall()
+    return [(grain, start, bool(voice)) for grain, start, voice in rows]
+
+
+def ranges_to_recompute(
+    late: list[tuple[str, datetime, bool]], *, cap: timedelta, last_complete: dict[str, datetime]
+) -> list[StaleRange]:
+    """Merges late windows into ranges per grain; late voice also reaches `cap` forward (sessions it changes).
+
+    The daily grain also covers the day before a late voice event: that day's sessions may end in it.
+    """
+    spans: dict[str, list[tuple[datetime, datetime]]] = {grain: [] for grain in GRAINS}
+    for grain, start, voice in late:
+        every = GRAINS[grain]
+        end = _ceil(start + cap + every, every) if voice else start + every
+        spans[grain].append((start, end))
+        if voice:
+            spans["daily"].append(
+                (floor_time(start, GRAINS["daily"]) - GRAINS["daily"], _ceil(end, GRAINS["daily"]))
+            )
+    ranges = []
+    for grain, windows in spans.items():
+        for start, end in _merge(sorted(windows)):
+            end = min(end, last_complete[grain])
+            if start < end:
+                ranges.append(StaleRange(grain, start, end))
+    return ranges
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def floor_time(at: datetime, every: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=at.tzinfo)
+    return epoch + ((at - epoch) // every) * every
+
+
+def _ceil(at: datetime, every: timedelta) -> datetime:
+    floor = floor_time(at, every)
+    return floor if floor == at else floor + every

@@ -1,0 +1,10 @@
+SELECT guild_id, user_id, channel_id,
+       (extract(epoch FROM ts) * 1000)::bigint,
+       seq
+FROM events
+WHERE type = 'VOICE_STATE_UPDATE'
+  AND user_id IS NOT NULL
+  AND (%(start)s::timestamptz IS NULL OR ts >= %(start)s::timestamptz)
+  AND ts < %(end)s
+  AND (%(received_before)s::timestamptz IS NULL OR received_at < %(received_before)s::timestamptz)
+  AND (%(all_guilds)s OR guild_id = ANY(%(guild_ids)s))
