@@ -63,6 +63,7 @@ def write_rollups(
 ) -> None:
     """Replaces the grain's rows in [start, end) and marks those windows computed, atomically."""
     with conn.transaction():
+        _serialize_writers(conn, f"rollups:{grain}")
         warehouse.replace_window_rows(
             conn,
             "metrics_snapshots",
@@ -130,6 +131,14 @@ def rebuild_voice_sessions(
         "checkpoints": len(midnights),
         "open_at_checkpoints": checkpoints.height,
     }
+
+
+def _serialize_writers(conn: psycopg.Connection, name: str) -> None:
+    """A scheduled run and a late-data run may replace overlapping windows at once: one waits.
+
+    Without this, two READ COMMITTED delete-then-insert transactions can both insert a window.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
 
 
 def _settle_capped(covered_until: datetime, cap: timedelta) -> list[pl.Expr]:
