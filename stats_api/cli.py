@@ -3,21 +3,36 @@
 from __future__ import annotations
 
 import logging
+import os
+from typing import Annotated
 
+import psycopg
 import typer
+from psycopg.conninfo import conninfo_to_dict
 
-from stats_api.core.config import get_settings
+from stats_api.core.config import Settings, get_settings
 from stats_api.core.database import resolve_database_url
+from stats_api.core.logging import configure_logging
 from stats_api.core.migrations import migrate
+from stats_api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
 
-app = typer.Typer(help="Discord stats platform: database, keys, API, pipeline.", no_args_is_help=True)
+app = typer.Typer(
+    help="Discord stats platform: database, keys, API, pipeline.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+HostOption = Annotated[str, typer.Option(help="interface to listen on")]
+PortOption = Annotated[int, typer.Option(help="port to listen on")]
 
 
 @app.callback()
 def _setup_logging(verbose: bool = typer.Option(False, "--verbose", "-v")) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(
+        json_logs=get_settings().log_json, level=logging.DEBUG if verbose else logging.INFO
+    )
 
 
 @db_app.command("migrate")
@@ -26,7 +41,117 @@ def db_migrate() -> None:
     settings = get_settings()
     url = resolve_database_url(settings)
     done = migrate(url, timescaledb=settings.timescaledb)
-    typer.echo(f"applied {len(done)} migration(s): {', '.join(done)}" if done else "database is up to date")
+    typer.echo(
+        f"applied {len(done)} migration(s): {', '.join(done)}" if done else "database is up to date"
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    scope: Annotated[Scope, typer.Option(help="ingest: send events; read: read stats")],
+    guild: Annotated[
+        list[str] | None, typer.Option("--guild", help="a guild the key may use (repeatable)")
+    ] = None,
+    all_guilds: Annotated[
+        bool, typer.Option("--all-guilds", help="the key may use every guild")
+    ] = False,
+    name: Annotated[str | None, typer.Option(help="a label for people")] = None,
+) -> None:
+    """Create a key and print it. It is shown this once: only its hash is stored."""
+    if all_guilds == bool(guild):
+        raise typer.BadParameter("give --guild ID (one or more) or --all-guilds")
+    with _connect() as conn:
+        try:
+            key, plaintext = create_key(
+                conn, scope=scope, guild_ids=guild or (), all_guilds=all_guilds, name=name
+            )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    typer.echo(plaintext)
+    typer.echo(f"created {_describe(key)}; store it now, it cannot be shown again", err=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: id, scope, guilds, name, created, and whether it is revoked."""
+    with _connect() as conn:
+        keys = list_keys(conn)
+    for key in keys:
+        typer.echo(_describe(key))
+    if not keys:
+        typer.echo(
+            "no keys; create one with: stats-platform keys create --scope ingest --guild ID",
+            err=True,
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key id, as `keys list` shows it")],
+) -> None:
+    """Revoke a key: it stops working at once."""
+    with _connect() as conn:
+        revoked = revoke_key(conn, key_id)
+    if not revoked:
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+@app.command()
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Migrate, then serve the API."""
+    settings = get_settings()
+    url = _migrated_database(settings)
+    _serve(settings.model_copy(update={"database_url": url}), host, port)
+
+
+@app.command()
+def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """Everything for local use: database (found or started), migrations, the API."""
+    settings = get_settings()
+    url = _migrated_database(settings)
+    # Processes started from here (and later ones the operator starts from this shell) share it.
+    os.environ["STATS_DATABASE_URL"] = url
+    typer.echo(f"database: {_where(url)}")
+    typer.echo(f"API:      http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    _serve(settings.model_copy(update={"database_url": url}), host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from stats_api.main import create_app
+
+    # log_config=None: uvicorn's loggers go through the platform's structured handler.
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+
+
+def _migrated_database(settings: Settings) -> str:
+    url = resolve_database_url(settings)
+    done = migrate(url, timescaledb=settings.timescaledb)
+    if done:
+        typer.echo(f"applied {len(done)} migration(s): {', '.join(done)}", err=True)
+    return url
+
+
+def _connect() -> psycopg.Connection:
+    return psycopg.connect(_migrated_database(get_settings()), autocommit=True)
+
+
+def _describe(key: ApiKey) -> str:
+    guilds = "all guilds" if key.all_guilds else "guilds " + ",".join(key.guild_ids)
+    state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+    label = f" {key.name!r}" if key.name else ""
+    return f"{key.key_id}  {key.scope:<6}  {guilds}{label}  created {key.created_at:%Y-%m-%d %H:%M}  {state}"
+
+
+def _where(url: str) -> str:
+    """The database without its credentials, for printing."""
+    params = conninfo_to_dict(url)
+    return (
+        f"{params.get('host', 'localhost')}:{params.get('port', '5432')}/{params.get('dbname', '')}"
+    )
 
 
 if __name__ == "__main__":

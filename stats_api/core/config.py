@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     auth: Literal["on", "off"] = "on"
     env: Literal["development", "production", "test"] = "development"
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    log_json: bool = False
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     max_batch_events: int = Field(default=5000, ge=1, le=5000)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
@@ -48,9 +51,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _no_open_auth_in_production(self) -> Settings:
         if self.auth == "off" and self.env == "production":
-            raise ValueError("STATS_AUTH=off is for local development; refused with STATS_ENV=production")
+            raise ValueError(
+                "STATS_AUTH=off is for local development; refused with STATS_ENV=production"
+            )
         if self.five_minute_retention_days > self.snapshot_retention_days:
-            raise ValueError("STATS_FIVE_MINUTE_RETENTION_DAYS may not exceed STATS_SNAPSHOT_RETENTION_DAYS")
+            raise ValueError(
+                "STATS_FIVE_MINUTE_RETENTION_DAYS may not exceed STATS_SNAPSHOT_RETENTION_DAYS"
+            )
         return self
 
 

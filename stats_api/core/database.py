@@ -28,7 +28,7 @@ def resolve_database_url(settings: Settings) -> str:
     return url
 
 
-def open_pool(url: str, *, max_size: int) -> ConnectionPool:
+def open_pool(url: str, *, max_size: int, timeout: float) -> ConnectionPool:
     """The API's pool of autocommit connections; callers open a transaction where they need one.
 
     It opens in the background, so the API starts (and /readyz can say why it is not ready)
@@ -40,7 +40,7 @@ def open_pool(url: str, *, max_size: int) -> ConnectionPool:
         kwargs={"autocommit": True},
         min_size=1,
         max_size=max_size,
-        timeout=10.0,
+        timeout=timeout,
         check=ConnectionPool.check_connection,
         name="stats-api",
         open=False,
@@ -67,7 +67,9 @@ def create_database_if_missing(url: str) -> None:
 def drop_database(url: str) -> None:
     dbname = str(conninfo_to_dict(url)["dbname"])
     with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
 
 
 def with_database(url: str, dbname: str) -> str:

@@ -1,0 +1,121 @@
+"""Per-request dependencies: settings, database, Redis, and the API-key checks routes declare.
+
+`ReadGuildDep` is for the stats routes: it answers 401 without a valid key, 403 for a key of
+another scope and 404 for a guild the key cannot see (so a key cannot probe for other guilds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import psycopg
+from fastapi import Depends, HTTPException, Path, Request
+from psycopg_pool import ConnectionPool
+
+from stats_api.core.config import Settings
+from stats_api.core.redis import RedisGate
+from stats_api.ingest.store import EventStore
+from stats_api.keys import ApiKey, Scope, authenticate
+from stats_api.ratelimit import RateLimiter
+from stats_api.snowflakes import normalize_snowflake
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_pool(request: Request) -> ConnectionPool:
+    return request.app.state.pool  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
+
+
+def get_conn(pool: PoolDep) -> Iterator[psycopg.Connection]:
+    """An autocommit connection for the request; use conn.transaction() for consistent multi-query reads."""
+    with pool.connection() as conn:
+        yield conn
+
+
+def get_redis(request: Request) -> RedisGate:
+    return request.app.state.redis  # type: ignore[no-any-return]
+
+
+def get_rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter  # type: ignore[no-any-return]
+
+
+def get_event_store(request: Request) -> EventStore:
+    return request.app.state.event_store  # type: ignore[no-any-return]
+
+
+ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
+RedisDep = Annotated[RedisGate, Depends(get_redis)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
+EventStoreDep = Annotated[EventStore, Depends(get_event_store)]
+
+
+def presented_key(request: Request) -> str | None:
+    """The key from `Authorization: Bearer <key>`, else from `X-API-Key`."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key", "").strip() or None
+
+
+def check_key(
+    request: Request, settings: Settings, pool: ConnectionPool, limiter: RateLimiter, scope: Scope
+) -> ApiKey | None:
+    """The caller's key of `scope`, counted against its rate; None when auth is off."""
+    if settings.auth == "off":
+        return None
+    presented = presented_key(request)
+    if presented is None:
+        raise _unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key")
+    with pool.connection() as conn:
+        key = authenticate(conn, presented)
+    if key is None:
+        raise _unauthorized("invalid or revoked API key")
+    if key.scope != scope:
+        raise HTTPException(
+            403, f"API key {key.key_id} has scope {key.scope}; this needs a {scope} key"
+        )
+    retry_after = limiter.retry_after(key.key_id)
+    if retry_after is not None:
+        raise HTTPException(
+            429,
+            f"API key {key.key_id} is over its rate of {settings.rate_limit_per_minute} requests per minute",
+            headers={"Retry-After": str(retry_after)},
+        )
+    return key
+
+
+def require_ingest_key(
+    request: Request, settings: SettingsDep, pool: PoolDep, limiter: RateLimiterDep
+) -> ApiKey | None:
+    return check_key(request, settings, pool, limiter, "ingest")
+
+
+def require_read_guild(
+    guild_id: Annotated[str, Path(alias="guildId")],
+    request: Request,
+    settings: SettingsDep,
+    pool: PoolDep,
+    limiter: RateLimiterDep,
+) -> str:
+    """The path's guildId, normalized, once the caller's read key may see it."""
+    key = check_key(request, settings, pool, limiter, "read")
+    guild = normalize_snowflake(guild_id)
+    if guild is None or (key is not None and key.denied_guilds([guild])):
+        raise HTTPException(404, f"guild {guild_id} not found")
+    return guild
+
+
+IngestKeyDep = Annotated[ApiKey | None, Depends(require_ingest_key)]
+ReadGuildDep = Annotated[str, Depends(require_read_guild)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})

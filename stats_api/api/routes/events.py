@@ -1,0 +1,108 @@
+"""POST /v1/events: the bot's way in (SPEC §1)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+
+from stats_api.api.deps import EventStoreDep, IngestKeyDep, SettingsDep
+from stats_api.core.logging import get_logger
+from stats_api.ingest.payload import BoundedBody, parse_events
+from stats_api.ingest.validate import Limits, batch_guilds, validate_batch
+from stats_api.keys import ApiKey
+from stats_api.schemas import EventIn, IngestResult
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+log = get_logger("stats.ingest")
+
+_BATCH_SCHEMA = {
+    "oneOf": [
+        {"type": "array", "items": EventIn.model_json_schema()},
+        {
+            "type": "object",
+            "properties": {"events": {"type": "array", "items": EventIn.model_json_schema()}},
+        },
+    ]
+}
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": 'malformed JSON, or not an array / {"events": [...]}'},
+    401: {"description": "no key, or a bad or revoked one"},
+    403: {"description": "the key may not send events for a guild in the batch"},
+    413: {"description": "more than 5,000 events or 5 MiB decoded"},
+    415: {
+        "description": "Content-Type is not application/json, or an unsupported Content-Encoding"
+    },
+    429: {"description": "over the key's rate; see Retry-After"},
+}
+
+
+async def read_event_body(request: Request, settings: SettingsDep) -> bytes:
+    """The decoded body, read only as far as the size limit allows."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise HTTPException(415, "Content-Type must be application/json")
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise HTTPException(415, "Content-Encoding must be gzip or absent")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > settings.max_body_bytes:
+        raise HTTPException(413, f"body is larger than {settings.max_body_bytes} bytes")
+    body = BoundedBody(settings.max_body_bytes, gzip=encoding == "gzip")
+    async for chunk in request.stream():
+        body.feed(chunk)
+    return body.result()
+
+
+EventBodyDep = Annotated[bytes, Depends(read_event_body)]
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=IngestResult,
+    responses=_ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _BATCH_SCHEMA}},
+        }
+    },
+)
+def post_events(
+    key: IngestKeyDep, body: EventBodyDep, settings: SettingsDep, store: EventStoreDep
+) -> IngestResult:
+    """Validate a batch event by event and store the valid ones; answers once they are committed."""
+    started = time.perf_counter()
+    events = parse_events(body, max_events=settings.max_batch_events)
+    if key is not None:
+        _require_guilds(key, batch_guilds(events))
+    batch = validate_batch(events, Limits.at(time.time_ns() // 1_000_000, settings))
+    inserted = store.store(batch.rows)
+    result = IngestResult.model_validate(
+        {
+            "accepted": inserted,
+            "duplicates": len(batch.rows) - inserted,
+            "rejected": batch.rejected,
+            "errors": batch.errors,
+        }
+    )
+    log.info(
+        "events ingested",
+        key_id=key.key_id if key else None,
+        accepted=result.accepted,
+        duplicates=result.duplicates,
+        rejected=result.rejected,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return result
+
+
+def _require_guilds(key: ApiKey, guilds: list[str]) -> None:
+    denied = key.denied_guilds(guilds)
+    if denied:
+        noun = "guild" if len(denied) == 1 else "guilds"
+        raise HTTPException(
+            403, f"API key {key.key_id} may not send events for {noun} {', '.join(denied)}"
+        )

@@ -1,0 +1,39 @@
+-- Moves the staged batch into events, skipping rows already stored (same guild, key and
+-- timestamp), and records the arrival in every window the new rows fall in: that is how the
+-- pipeline learns a computed window has late events. Duplicates touch no window.
+WITH inserted AS (
+    INSERT INTO events (
+        ts, guild_id, dedup_key, event_id, type,
+        user_id, channel_id, message_id, role_id, shard_id, data
+    )
+    SELECT ts, guild_id, dedup_key, event_id, type,
+           user_id, channel_id, message_id, role_id, shard_id, data::jsonb
+    FROM ingest_staging
+    -- One lock order for every batch: concurrent batches sharing rows wait, never deadlock.
+    ORDER BY guild_id, dedup_key, ts
+    ON CONFLICT (guild_id, dedup_key, ts) DO NOTHING
+    RETURNING guild_id, ts, type
+),
+windows AS (
+    SELECT inserted.guild_id, w.period_type, w.period_start,
+           bool_or(inserted.type = 'VOICE_STATE_UPDATE') AS voice
+    FROM inserted
+    CROSS JOIN LATERAL (VALUES
+        ('5min', date_bin('5 minutes', inserted.ts, timestamptz '1970-01-01 00:00:00+00')),
+        ('hourly', date_trunc('hour', inserted.ts, 'UTC')),
+        ('daily', date_trunc('day', inserted.ts, 'UTC'))
+    ) AS w (period_type, period_start)
+    GROUP BY inserted.guild_id, w.period_type, w.period_start
+),
+arrivals AS (
+    INSERT INTO window_arrivals AS a (
+        guild_id, period_type, period_start, last_received_at, last_voice_received_at
+    )
+    SELECT guild_id, period_type, period_start, now(), CASE WHEN voice THEN now() END
+    FROM windows
+    ORDER BY guild_id, period_type, period_start
+    ON CONFLICT (guild_id, period_type, period_start) DO UPDATE SET
+        last_received_at = GREATEST(a.last_received_at, EXCLUDED.last_received_at),
+        last_voice_received_at = GREATEST(a.last_voice_received_at, EXCLUDED.last_voice_received_at)
+)
+SELECT count(*) FROM inserted

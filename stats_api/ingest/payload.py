@@ -1,0 +1,90 @@
+"""The request body of POST /v1/events: size-bounded, gunzipped as it arrives, parsed with orjson."""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+class PayloadError(Exception):
+    """A whole-request problem with the body; status is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class BoundedBody:
+    """Collects a body chunk by chunk and refuses it the moment it passes `limit` bytes.
+
+    Gzip is inflated with a cap on each step's output, so a small bomb never expands in memory.
+    The limit holds for the bytes received and for the bytes decoded.
+    """
+
+    def __init__(self, limit: int, *, gzip: bool) -> None:
+        self._limit = limit
+        self._received = 0
+        self._parts: list[bytes] = []
+        self._size = 0
+        self._inflater = zlib.decompressobj(_GZIP_WBITS) if gzip else None
+        self._mid_member = False
+
+    def feed(self, chunk: bytes) -> None:
+        self._received += len(chunk)
+        if self._received > self._limit:
+            raise self._too_large()
+        if self._inflater is None:
+            self._append(chunk)
+        else:
+            self._inflate(chunk)
+
+    def result(self) -> bytes:
+        if self._mid_member:
+            raise PayloadError(400, "gzip body is truncated")
+        return b"".join(self._parts)
+
+    def _inflate(self, data: bytes) -> None:
+        while data:
+            assert self._inflater is not None
+            try:
+                out = self._inflater.decompress(data, self._limit - self._size + 1)
+            except zlib.error as exc:
+                raise PayloadError(400, f"body is not valid gzip: {exc}") from None
+            self._append(out)
+            self._mid_member = not self._inflater.eof
+            if self._inflater.eof:
+                # Concatenated gzip members are one stream (RFC 1952).
+                data = self._inflater.unused_data
+                self._inflater = zlib.decompressobj(_GZIP_WBITS)
+            else:
+                data = self._inflater.unconsumed_tail
+
+    def _append(self, data: bytes) -> None:
+        self._size += len(data)
+        if self._size > self._limit:
+            raise self._too_large()
+        self._parts.append(data)
+
+    def _too_large(self) -> PayloadError:
+        return PayloadError(413, f"body is larger than {self._limit} bytes")
+
+
+def parse_events(body: bytes, *, max_events: int) -> list[Any]:
+    """The events of a body that is a JSON array or {"events": [...]}."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise PayloadError(400, f"body is not valid JSON: {exc}") from None
+    events = document.get("events") if type(document) is dict else document
+    if type(events) is not list:
+        raise PayloadError(
+            400, 'body must be a JSON array of events or an object {"events": [...]}'
+        )
+    if len(events) > max_events:
+        raise PayloadError(413, f"batch has {len(events)} events; the limit is {max_events}")
+    return events

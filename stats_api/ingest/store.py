@@ -1,0 +1,96 @@
+"""Writing a validated batch: one short transaction, committed before the API answers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+from psycopg import errors
+from psycopg_pool import ConnectionPool
+
+from stats_api.core.logging import get_logger
+from stats_api.ingest.validate import EventRow
+
+log = get_logger("stats.ingest")
+
+_HERE = Path(__file__).parent
+CREATE_STAGING_SQL = (_HERE / "create_ingest_staging.sql").read_text()
+INSERT_EVENTS_SQL = (_HERE / "insert_events.sql").read_text()
+COPY_STAGING_SQL = (
+    "COPY ingest_staging (ts, guild_id, dedup_key, event_id, type,"
+    " user_id, channel_id, message_id, role_id, shard_id, data) FROM STDIN (FORMAT BINARY)"
+)
+STAGING_TYPES = ["timestamptz", *["text"] * 8, "int4", "text"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DAY_MS = 86_400_000
+
+
+class EventStore:
+    """Stores batches through a pool, creating the daily partitions a batch needs on first sight."""
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self._pool = pool
+        # Epoch day numbers known to have a partition; only grows after a commit that ensured them.
+        self._known_days: set[int] = set()
+
+    def store(self, rows: list[EventRow]) -> int:
+        """Inserts the rows not stored yet; returns how many were new."""
+        if not rows:
+            return 0
+        days = {row.ts_ms // _DAY_MS for row in rows}
+        try:
+            return self._store_once(rows, days)
+        except errors.CheckViolation as exc:
+            # A partition this process knew was dropped since (retention): ensure it and retry once.
+            if "no partition" not in str(exc):
+                raise
+            log.warning("event partition missing; recreating", days=len(days))
+            self._known_days -= days
+            return self._store_once(rows, days)
+
+    def _store_once(self, rows: list[EventRow], days: set[int]) -> int:
+        missing = days - self._known_days
+        with self._pool.connection() as conn, conn.transaction():
+            # The pipeline's settle lag assumes ingest transactions end within seconds.
+            conn.execute("SET LOCAL statement_timeout = '20s'")
+            if missing:
+                _ensure_partitions(conn, min(missing), max(missing))
+            conn.execute(CREATE_STAGING_SQL)
+            _copy_rows(conn, rows)
+            inserted = conn.execute(INSERT_EVENTS_SQL).fetchone()
+        if missing:
+            self._known_days.update(range(min(missing), max(missing) + 1))
+        return int(inserted[0]) if inserted else 0
+
+
+def _ensure_partitions(conn: psycopg.Connection, first_day: int, last_day: int) -> None:
+    conn.execute(
+        "SELECT stats_ensure_event_partitions(%s, %s)",
+        (_day(first_day), _day(last_day)),
+    )
+
+
+def _copy_rows(conn: psycopg.Connection, rows: list[EventRow]) -> None:
+    with conn.cursor() as cur, cur.copy(COPY_STAGING_SQL) as copy:
+        copy.set_types(STAGING_TYPES)
+        for row in rows:
+            copy.write_row(
+                (
+                    _EPOCH + timedelta(milliseconds=row.ts_ms),
+                    row.guild_id,
+                    row.dedup_key,
+                    row.event_id,
+                    row.type,
+                    row.user_id,
+                    row.channel_id,
+                    row.message_id,
+                    row.role_id,
+                    row.shard_id,
+                    None if row.data is None else row.data.decode(),
+                )
+            )
+
+
+def _day(day_number: int) -> date:
+    return date(1970, 1, 1) + timedelta(days=day_number)

@@ -1,0 +1,72 @@
+"""The FastAPI application: `create_app(settings)` builds it, the lifespan owns pool and Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+
+from stats_api.api.routes import events, health
+from stats_api.core.config import Settings, get_settings
+from stats_api.core.database import open_pool, resolve_database_url
+from stats_api.core.logging import configure_structlog, get_logger
+from stats_api.core.redis import RedisGate
+from stats_api.ingest.payload import PayloadError
+from stats_api.ingest.store import EventStore
+from stats_api.ratelimit import RateLimiter
+
+log = get_logger("stats.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for `settings` (default: the environment). `uvicorn --factory stats_api.main:create_app`."""
+    configure_structlog()
+    app = FastAPI(title="Discord stats platform", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings or get_settings()
+    app.include_router(health.router)
+    app.include_router(events.router)
+    app.add_exception_handler(PayloadError, _payload_error)
+    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    return app
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    pool = open_pool(
+        resolve_database_url(settings),
+        max_size=settings.db_pool_size,
+        timeout=settings.db_pool_timeout_seconds,
+    )
+    pool.open(wait=False)
+    redis = RedisGate.from_url(settings.redis_url)
+    app.state.pool = pool
+    app.state.redis = redis
+    app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
+    app.state.event_store = EventStore(pool)
+    if settings.auth == "off":
+        log.warning("STATS_AUTH=off: API keys are not checked; anyone can send and read events")
+    try:
+        yield
+    finally:
+        pool.close()
+        redis.close()
+
+
+async def _payload_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PayloadError)
+    return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable", path=request.url.path, error=str(exc))
+    return JSONResponse(
+        {"detail": "database unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
