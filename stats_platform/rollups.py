@@ -95,15 +95,18 @@ def rebuild_voice_sessions(
     covered_until: datetime,
     cap: timedelta,
 ) -> dict[str, int]:
-    """Sessions that started in [start, end) (days), and the checkpoint at every midnight in (start, end]."""
+    """Sessions that started in [start, end) (days) or were open at start, and the checkpoint at every midnight in (start, end]."""
     day = timedelta(days=1)
     # Sessions last at most `cap`, so events up to `cap` after the range settle how they end.
     sessions = warehouse.load_voice_sessions(
         conn, start=start, end=min(end + cap, covered_until), cap=cap, received_before=covered_until
     ).collect()
-    started_here = sessions.filter(
-        pl.col("started_at").is_between(start, end, closed="left")
-    ).with_columns(_settle_capped(covered_until, cap))
+    written = sessions.filter(pl.col("started_at") < end).with_columns(
+        _settle_capped(covered_until, cap)
+    )
+    # Sessions opened on an earlier day (carried in at the checkpoint) were open, or capped for
+    # want of a later event, when that day ran: this range's events say how they really ended.
+    earlier = written.filter(pl.col("started_at") < start)
     midnights = [start + day * i for i in range(1, (end - start) // day + 1)]
     checkpoints = pl.concat(
         [
@@ -118,7 +121,12 @@ def rebuild_voice_sessions(
         conn.execute(
             "DELETE FROM voice_sessions WHERE started_at >= %s AND started_at < %s", (start, end)
         )
-        warehouse.copy_in(conn, "voice_sessions", started_here)
+        conn.execute(
+            "DELETE FROM voice_sessions WHERE (guild_id, user_id, started_at) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]))",
+            [earlier[c].to_list() for c in ("guild_id", "user_id", "started_at")],
+        )
+        warehouse.copy_in(conn, "voice_sessions", written)
         conn.execute("DELETE FROM voice_checkpoints WHERE at > %s AND at <= %s", (start, end))
         warehouse.copy_in(conn, "voice_checkpoints", checkpoints)
         conn.execute(
@@ -127,7 +135,8 @@ def rebuild_voice_sessions(
             (midnights, covered_until),
         )
     return {
-        "sessions": started_here.height,
+        "sessions": written.height - earlier.height,
+        "earlier_sessions_rewritten": earlier.height,
         "checkpoints": len(midnights),
         "open_at_checkpoints": checkpoints.height,
     }
