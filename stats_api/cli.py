@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Annotated
 
 import psycopg
@@ -107,15 +106,24 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 
 
 @app.command()
-def up(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
-    """Everything for local use: database (found or started), migrations, the API."""
+def up(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    dagster_port: Annotated[int, typer.Option(help="port of the Dagster UI")] = 3000,
+) -> None:
+    """Everything for local use: database (found or started), migrations, the API, Dagster UI and daemon."""
+    from stats_api import launcher
+
     settings = get_settings()
     url = _migrated_database(settings)
-    # Processes started from here (and later ones the operator starts from this shell) share it.
-    os.environ["STATS_DATABASE_URL"] = url
-    typer.echo(f"database: {_where(url)}")
-    typer.echo(f"API:      http://{host}:{port}  (docs: http://{host}:{port}/docs)")
-    _serve(settings.model_copy(update={"database_url": url}), host, port)
+    env = launcher.platform_environment(url)
+    typer.echo(f"database:  {_where(url)}")
+    typer.echo(f"API:       http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+    typer.echo(
+        f"Dagster:   http://{host}:{dagster_port}  (schedules and sensors run in the daemon)"
+    )
+    typer.echo("Ctrl-C stops everything.")
+    raise typer.Exit(launcher.run_all(launcher.services(host, port, dagster_port), env))
 
 
 def _serve(settings: Settings, host: str, port: int) -> None:
