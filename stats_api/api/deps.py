@@ -80,7 +80,7 @@ def check_key(
         raise _unauthorized("invalid or revoked API key")
     if key.scope != scope:
         raise HTTPException(
-            403, f"API key {key.key_id} has scope {key.scope}; this needs a {scope} key"
+            403, f"API key {key.key_id} has scope {key.scope}; this needs scope {scope}"
         )
     retry_after = limiter.retry_after(key.key_id)
     if retry_after is not None:

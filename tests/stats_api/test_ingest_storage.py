@@ -1,0 +1,205 @@
+"""What a 202 leaves in PostgreSQL: the valid events once each, and their arrival windows."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+from api_testkit import DAY_MS, GUILD, OTHER_GUILD, now_ms
+
+
+def stored_ids(db: psycopg.Connection) -> list[str]:
+    return [row[0] for row in db.execute("SELECT dedup_key FROM events ORDER BY dedup_key")]
+
+
+def test_valid_events_of_a_partly_bad_batch_are_stored(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    batch = [
+        event(id="a"),
+        event(id="b", guildId="x"),
+        event(id="c"),
+        event(id="d", timestamp=None),
+    ]
+    assert post({"events": batch}).json() == {
+        "accepted": 2,
+        "duplicates": 0,
+        "rejected": 2,
+        "errors": [
+            {
+                "index": 1,
+                "field": "guildId",
+                "message": "guildId must be a snowflake: a string of 1 to 20 digits",
+            },
+            {"index": 3, "field": "timestamp", "message": "timestamp is required"},
+        ],
+    }
+    assert stored_ids(db) == ["a", "c"]
+
+
+def test_resending_an_event_with_id_stores_it_once(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    sent = event(id="evt-1")
+    assert post([sent]).json()["accepted"] == 1
+    again = post([sent, event(id="evt-2")]).json()
+    assert (again["accepted"], again["duplicates"]) == (1, 1)
+    assert stored_ids(db) == ["evt-1", "evt-2"]
+
+
+def test_id_and_timestamp_identify_an_event_within_its_guild(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    stamp = now_ms() - 10_000
+    batch = [
+        event(id="x", timestamp=stamp),
+        event(id="x", timestamp=stamp + 1),
+        event(id="x", timestamp=stamp, guildId=OTHER_GUILD),
+        event(id="x", timestamp=stamp, type="MESSAGE_DELETE"),
+    ]
+    body = post(batch).json()
+    assert (body["accepted"], body["duplicates"]) == (3, 1)
+    assert db.execute("SELECT count(*) FROM events").fetchone() == (3,)
+
+
+def test_exact_resend_without_id_is_stored_once(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    sent = event(data={"b": 2, "a": 1})
+    reordered = event(data={"a": 1, "b": 2})
+    changed = event(data={"a": 1, "b": 3})
+    assert post([sent]).json()["accepted"] == 1
+    assert post([reordered, changed]).json() == {
+        "accepted": 1,
+        "duplicates": 1,
+        "rejected": 0,
+        "errors": [],
+    }
+    assert db.execute("SELECT count(*) FROM events").fetchone() == (2,)
+
+
+def test_derived_key_is_the_sha256_of_the_canonical_event(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    stamp = now_ms() - 5_000
+    post([event(userId="0042", shardId=1, timestamp=stamp, data={"z": [1], "a": "é"})])
+    canonical = f'["MESSAGE_CREATE","{GUILD}","42",null,null,null,1,{stamp},{{"a":"é","z":[1]}}]'
+    expected = "~" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    assert db.execute("SELECT dedup_key, event_id FROM events").fetchall() == [(expected, None)]
+
+
+def test_duplicates_within_one_batch_count_as_duplicates(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    body = post([event(id="d"), event(id="d"), event(), event()]).json()
+    assert (body["accepted"], body["duplicates"]) == (2, 2)
+    assert db.execute("SELECT count(*) FROM events").fetchone() == (2,)
+
+
+def test_concurrent_resends_store_each_event_once(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    stamp = now_ms() - 60_000
+    batch = [event(id=f"c{i}", timestamp=stamp + i) for i in range(50)]
+    batch += [event(userId=str(i), timestamp=stamp + i) for i in range(50)]
+    start = threading.Barrier(8)
+    answers: list[dict[str, Any]] = []
+
+    def send(reverse: bool) -> None:
+        start.wait()
+        answers.append(post(batch[::-1] if reverse else batch).json())
+
+    threads = [threading.Thread(target=send, args=(i % 2 == 1,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(a["accepted"] for a in answers) == 100
+    assert sum(a["duplicates"] for a in answers) == 700
+    assert db.execute("SELECT count(*) FROM events").fetchone() == (100,)
+
+
+def test_arrival_windows_are_recorded_for_inserted_events(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=2)
+    at_10 = int((hour + timedelta(minutes=10, seconds=30)).timestamp() * 1000)
+    at_16 = int((hour + timedelta(minutes=16)).timestamp() * 1000)
+    batch = [
+        event(id="m", timestamp=at_10),
+        event(id="v", type="VOICE_STATE_UPDATE", channelId="5", timestamp=at_16),
+        event(id="o", guildId=OTHER_GUILD, timestamp=at_16),
+    ]
+    assert post(batch).json()["accepted"] == 3
+    received = db.execute("SELECT DISTINCT received_at FROM events").fetchall()
+    assert len(received) == 1
+    r = received[0][0]
+    day = hour.replace(hour=0)
+    five = timedelta(minutes=5)
+    assert arrivals(db) == [
+        (GUILD, "5min", hour + 2 * five, r, None),
+        (GUILD, "5min", hour + 3 * five, r, r),
+        (GUILD, "daily", day, r, r),
+        (GUILD, "hourly", hour, r, r),
+        (OTHER_GUILD, "5min", hour + 3 * five, r, None),
+        (OTHER_GUILD, "daily", day, r, None),
+        (OTHER_GUILD, "hourly", hour, r, None),
+    ]
+
+
+def test_duplicates_leave_arrival_windows_alone_and_new_events_advance_them(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    post([event(id="first")])
+    before = arrivals(db)
+    post([event(id="first")])
+    assert arrivals(db) == before
+    post([event(id="second")])
+    latest = db.execute("SELECT received_at FROM events WHERE event_id = 'second'").fetchone()
+    assert latest is not None
+    assert [row[3] for row in arrivals(db)] == [latest[0]] * 3
+    assert [row[4] for row in arrivals(db)] == [None] * 3
+
+
+def test_missing_daily_partition_is_created(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    stamp = now_ms() - 5 * DAY_MS
+    day = datetime.fromtimestamp(stamp / 1000, UTC)
+    partition = f"events_p{day:%Y%m%d}"
+    db.execute(f"DROP TABLE IF EXISTS {partition}")
+    assert post([event(id="old", timestamp=stamp)]).json()["accepted"] == 1
+    assert db.execute("SELECT to_regclass(%s)::text", (partition,)).fetchone() == (partition,)
+    assert db.execute("SELECT tableoid::regclass::text FROM events").fetchone() == (partition,)
+
+
+def arrivals(db: psycopg.Connection) -> list[tuple[Any, ...]]:
+    return db.execute(
+        "SELECT guild_id, period_type, period_start, last_received_at, last_voice_received_at"
+        " FROM window_arrivals ORDER BY guild_id, period_type, period_start"
+    ).fetchall()

@@ -1,0 +1,80 @@
+"""Migrations: applied once, in order, checksummed; concurrent runs serialize."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from stats_api.core.migrations import MigrationError, discover, is_current, migrate
+
+
+def write(directory: Path, name: str, sql: str) -> None:
+    (directory / name).write_text(sql)
+
+
+def test_migrating_twice_applies_everything_once(fresh_database_url: str) -> None:
+    every = [m.version for m in discover()]
+    assert every[:3] == ["0001_events", "0002_api_keys", "0003_rollups"]
+    assert migrate(fresh_database_url) == every
+    assert migrate(fresh_database_url) == []
+    with psycopg.connect(fresh_database_url) as conn:
+        rows = conn.execute("SELECT version FROM schema_migrations ORDER BY version").fetchall()
+        assert [r[0] for r in rows] == every
+        assert is_current(conn)
+
+
+def test_an_edited_applied_migration_is_refused(fresh_database_url: str, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int);")
+    assert migrate(fresh_database_url, directory=tmp_path) == ["0001_a"]
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x bigint);")
+    write(tmp_path, "0002_b.sql", "CREATE TABLE b (x int);")
+    with pytest.raises(MigrationError, match="migration 0001_a was edited after it was applied"):
+        migrate(fresh_database_url, directory=tmp_path)
+    with psycopg.connect(fresh_database_url) as conn:
+        assert not is_current(conn, tmp_path)
+        assert conn.execute("SELECT to_regclass('b')").fetchone() == (None,)
+
+
+def test_new_migration_files_are_applied_in_order(fresh_database_url: str, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int);")
+    assert migrate(fresh_database_url, directory=tmp_path) == ["0001_a"]
+    write(tmp_path, "0003_c.sql", "INSERT INTO b VALUES (3);")
+    write(tmp_path, "0002_b.sql", "CREATE TABLE b (x int);")
+    assert migrate(fresh_database_url, directory=tmp_path) == ["0002_b", "0003_c"]
+
+
+def test_a_failing_migration_leaves_nothing_behind(fresh_database_url: str, tmp_path: Path) -> None:
+    write(tmp_path, "0001_a.sql", "CREATE TABLE a (x int); SELECT 1 / 0;")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        migrate(fresh_database_url, directory=tmp_path)
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT to_regclass('a')").fetchone() == (None,)
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (0,)
+
+
+def test_concurrent_migrations_apply_once(fresh_database_url: str, tmp_path: Path) -> None:
+    # The sleep keeps the first run inside its lock while the second arrives.
+    write(tmp_path, "0001_slow.sql", "SELECT pg_sleep(0.5); CREATE TABLE once (x int);")
+    start = threading.Barrier(2)
+    results: list[list[str]] = []
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        start.wait()
+        try:
+            results.append(migrate(fresh_database_url, directory=tmp_path))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(results) == [[], ["0001_slow"]]
+    with psycopg.connect(fresh_database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
