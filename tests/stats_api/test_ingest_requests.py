@@ -168,6 +168,8 @@ def test_missing_bad_or_revoked_key_is_401(
     body = orjson.dumps([event()])
     no_key = client.post("/v1/events", content=body, headers=JSON)
     assert (no_key.status_code, no_key.headers["WWW-Authenticate"]) == (401, "Bearer")
+    unread = client.post("/v1/events", content=b"[", headers={"Content-Type": "text/plain"})
+    assert unread.status_code == 401
     for wrong in ("nonsense", plaintext[:-1] + "0", "sp_" + "0" * 12 + "_x", "Basic abc"):
         assert raw_post(client, wrong, body).status_code == 401
     revoke_key(db, key.key_id)
