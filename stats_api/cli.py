@@ -126,6 +126,18 @@ def up(
     raise typer.Exit(launcher.run_all(launcher.services(host, port, dagster_port), env))
 
 
+@app.command("env")
+def env_exports() -> None:
+    """Print shell exports for running `dagster` commands against this platform: eval "$(stats-platform env)"."""
+    import shlex
+
+    from stats_api import launcher
+
+    env = launcher.platform_environment(_migrated_database(get_settings()))
+    for name in ("STATS_DATABASE_URL", "DAGSTER_HOME", "DAGSTER_PG_URL"):
+        typer.echo(f"export {name}={shlex.quote(env[name])}")
+
+
 def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
