@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -42,6 +42,6 @@ def resources(database_url: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as test_instance:
-        yield test_instance
+def instance() -> dg.DagsterInstance:
+    """An in-memory Dagster instance: runs, events and sensor state of one test."""
+    return dg.DagsterInstance.ephemeral()
