@@ -66,8 +66,3 @@ def snowflake_order(col: str | pl.Expr) -> list[pl.Expr]:
     """Sort keys [length, value]: for normalized digit strings this is numeric order."""
     expr = _expr(col)
     return [expr.str.len_bytes(), expr]
-
-
-def type_count(event_type: str) -> pl.Expr:
-    """Number of rows whose `type` is `event_type`, as Int64."""
-    return (pl.col("type") == event_type).sum().cast(pl.Int64)

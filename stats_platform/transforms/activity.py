@@ -1,0 +1,196 @@
+"""Per-member and per-guild activity per window (SPEC §2), and their sums over many windows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import polars as pl
+
+from stats_platform.transforms.common import (
+    GUILD_MEMBER_ADD,
+    GUILD_MEMBER_REMOVE,
+    MESSAGE_CREATE,
+    MESSAGE_REACTION_ADD,
+    TIMESTAMP,
+    window_start,
+)
+
+MEMBER_COUNTS = [
+    "events",
+    "messages",
+    "reactions_given",
+    "reactions_received",
+    "voice_ms",
+    "joins",
+    "leaves",
+]
+MEMBER_LATEST = ["last_message_at", "last_voice_at", "last_seen"]
+MEMBER_ACTIVITY_COLUMNS = [
+    "guild_id",
+    "period_start",
+    "user_id",
+    *MEMBER_COUNTS,
+    "first_join_at",
+    *MEMBER_LATEST,
+]
+SNAPSHOT_COLUMNS = [
+    "guild_id",
+    "period_start",
+    "period_end",
+    "total_events",
+    "total_messages",
+    "total_reactions",
+    "voice_ms",
+    "unique_active_users",
+    "joins",
+    "leaves",
+    "data",
+]
+MEMBER_STATS_COLUMNS = [
+    "guild_id",
+    "user_id",
+    "total_messages",
+    "total_voice_ms",
+    "total_reactions_given",
+    "total_reactions_received",
+    "last_message_at",
+    "last_voice_at",
+    "last_seen",
+    "joined_at",
+]
+
+
+def _member_totals() -> list[pl.Expr]:
+    """Aggregations that merge member rows: counts add up, first join is the minimum."""
+    return [
+        *(pl.col(name).sum().cast(pl.Int64) for name in MEMBER_COUNTS),
+        pl.col("first_join_at").min(),
+        *(pl.col(name).max() for name in MEMBER_LATEST),
+    ]
+
+
+def _when_type(event_type: str) -> pl.Expr:
+    """The event's ts if it is of `event_type`, else null (so min/max skip it)."""
+    return pl.when(pl.col("type") == event_type).then(pl.col("ts"))
+
+
+def member_activity(events: pl.LazyFrame, voice: pl.LazyFrame, *, every: timedelta) -> pl.LazyFrame:
+    """One row per (guild, window of `every`, user) with any activity: the member_activity table.
+
+    `voice` is voice_by_window's output at the same grain. Reactions received go to
+    message_author_id when present and not the reacting user (a reaction whose user_id is null
+    still counts for its author). last_seen is the latest event of the user or voice time; a
+    row with only reactions received has no last_seen.
+    """
+    period = window_start("ts", every).alias("period_start")
+    kind = pl.col("type")
+    # One row per contribution (the actor of an event, the author of a reacted message, a
+    # voice window), then a single group_by: cheaper than aggregating each part and joining.
+    acted = events.filter(pl.col("user_id").is_not_null()).select(
+        "guild_id",
+        period,
+        "user_id",
+        events=pl.lit(1, pl.Int64),
+        messages=kind == MESSAGE_CREATE,
+        reactions_given=kind == MESSAGE_REACTION_ADD,
+        joins=kind == GUILD_MEMBER_ADD,
+        leaves=kind == GUILD_MEMBER_REMOVE,
+        first_join_at=_when_type(GUILD_MEMBER_ADD),
+        last_message_at=_when_type(MESSAGE_CREATE),
+        last_seen=pl.col("ts"),
+    )
+    author = pl.col("message_author_id")
+    received = events.filter(
+        (kind == MESSAGE_REACTION_ADD)
+        & author.is_not_null()
+        & (pl.col("user_id").is_null() | (author != pl.col("user_id")))
+    ).select("guild_id", period, author.alias("user_id"), reactions_received=pl.lit(1, pl.Int64))
+    in_voice = voice.select(
+        "guild_id",
+        pl.col("window_start").alias("period_start"),
+        "user_id",
+        pl.col("voice_ms").cast(pl.Int64),
+        pl.col("last_voice_at").cast(TIMESTAMP),
+        pl.col("last_voice_at").cast(TIMESTAMP).alias("last_seen"),
+    )
+    return (
+        pl.concat([acted, received, in_voice], how="diagonal_relaxed")
+        .group_by("guild_id", "period_start", "user_id")
+        .agg(_member_totals())
+        .select(MEMBER_ACTIVITY_COLUMNS)
+    )
+
+
+def _by_type_json() -> pl.Expr:
+    """'{"by_type":{"TYPE":n,...}}' with types in sorted order, from per-type rows `type`, `n`."""
+    name = (
+        pl.col("type")
+        .str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all('"', '\\"', literal=True)
+    )
+    entry = pl.format('"{}":{}', name, pl.col("n"))
+    return pl.concat_str(pl.lit('{"by_type":{'), entry.sort_by("type").str.join(","), pl.lit("}}"))
+
+
+def metrics_snapshots(
+    events: pl.LazyFrame, members: pl.LazyFrame, *, every: timedelta
+) -> pl.LazyFrame:
+    """One row per (guild, window of `every`) with any activity: the metrics_snapshots table.
+
+    `members` is member_activity's output at the same grain. Events without user_id count in
+    the totals and in `data` (per-type counts, unknown types included) but not as users.
+    """
+    keys = ["guild_id", "period_start"]
+    by_type = (
+        events.group_by("guild_id", window_start("ts", every).alias("period_start"), "type")
+        .agg(n=pl.len().cast(pl.Int64))
+        .group_by(keys)
+        .agg(
+            total_events=pl.col("n").sum(),
+            total_messages=pl.col("n").filter(pl.col("type") == MESSAGE_CREATE).sum(),
+            total_reactions=pl.col("n").filter(pl.col("type") == MESSAGE_REACTION_ADD).sum(),
+            joins=pl.col("n").filter(pl.col("type") == GUILD_MEMBER_ADD).sum(),
+            leaves=pl.col("n").filter(pl.col("type") == GUILD_MEMBER_REMOVE).sum(),
+            data=_by_type_json(),
+        )
+    )
+    people = members.group_by(keys).agg(
+        voice_ms=pl.col("voice_ms").sum().cast(pl.Int64),
+        unique_active_users=((pl.col("events") > 0) | (pl.col("voice_ms") > 0))
+        .sum()
+        .cast(pl.Int64),
+    )
+    counts = ["total_events", "total_messages", "total_reactions", "joins", "leaves"]
+    return (
+        by_type.join(people, on=keys, how="full", coalesce=True)
+        .with_columns(
+            *(pl.col(name).fill_null(0).cast(pl.Int64) for name in counts),
+            pl.col("voice_ms").fill_null(0),
+            pl.col("unique_active_users").fill_null(0),
+            pl.col("data").fill_null('{"by_type":{}}'),
+            period_end=pl.col("period_start") + every,
+        )
+        .select(SNAPSHOT_COLUMNS)
+    )
+
+
+def combine_members(frames: pl.LazyFrame) -> pl.LazyFrame:
+    """member_activity rows of any windows (mixed grains allowed) summed per (guild, user).
+
+    The windows must not overlap, or their counts would be added twice.
+    """
+    return frames.group_by("guild_id", "user_id").agg(_member_totals())
+
+
+def lifetime_member_stats(daily_members: pl.LazyFrame) -> pl.LazyFrame:
+    """member_stats rows: lifetime sums of a member's daily member_activity rows."""
+    return combine_members(daily_members).select(
+        "guild_id",
+        "user_id",
+        pl.col("messages").alias("total_messages"),
+        pl.col("voice_ms").alias("total_voice_ms"),
+        pl.col("reactions_given").alias("total_reactions_given"),
+        pl.col("reactions_received").alias("total_reactions_received"),
+        *MEMBER_LATEST,
+        pl.col("first_join_at").alias("joined_at"),
+    )
