@@ -45,10 +45,9 @@ def _replay_rows(
     voice_events: pl.LazyFrame, carry_in: pl.LazyFrame, cap: timedelta
 ) -> pl.LazyFrame:
     """Carry-in and events in replay order, each event marked with its run."""
+    ids = pl.col("guild_id", "user_id", "channel_id").cast(pl.String)
     events = voice_events.filter(pl.col("user_id").is_not_null()).select(
-        "guild_id",
-        "user_id",
-        "channel_id",
+        ids,
         pl.col("ts").cast(TIMESTAMP),
         pl.lit(1, pl.Int8).alias("source"),
         pl.col("seq").cast(pl.Int64),
@@ -56,9 +55,7 @@ def _replay_rows(
     # A carried session is an opening event at its started_at, replayed before any event of
     # the same millisecond.
     carried = carry_in.select(
-        "guild_id",
-        "user_id",
-        "channel_id",
+        ids,
         pl.col("started_at").cast(TIMESTAMP).alias("ts"),
         pl.lit(0, pl.Int8).alias("source"),
         pl.lit(None, pl.Int64).alias("seq"),
@@ -68,7 +65,8 @@ def _replay_rows(
     run_last = in_run & ~(_same_user(-1) & _same_channel(-1))
     return (
         pl.concat([carried, events])
-        .sort("guild_id", "user_id", "ts", "source", "seq")
+        # Stable, so the row numbers are the same each time this plan runs.
+        .sort("guild_id", "user_id", "ts", "source", "seq", maintain_order=True)
         .with_row_index("row")
         .with_columns(
             in_run=in_run,

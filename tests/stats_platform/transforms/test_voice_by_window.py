@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import pytest
 from polars.testing import assert_frame_equal
 
 from stats_platform.transforms.voice import voice_by_window
@@ -214,3 +216,28 @@ def test_output_columns_and_types():
         },
     )
     assert_frame_equal(out, expected)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_every_grain_adds_up_to_the_same_overlap(seed: int):
+    rng = random.Random(seed)
+    start, end = utc(2024, 3, 1, 3, 17), utc(2024, 3, 4, 11, 2)
+    as_of = utc(2024, 3, 3, 20, 0, 0)
+    rows = []
+    for user in ("u1", "u2", "u3"):
+        moment = utc(2024, 2, 29) + timedelta(milliseconds=rng.randrange(10**8))
+        while moment < utc(2024, 3, 5):
+            length = timedelta(milliseconds=rng.randrange(1, 40 * 3_600_000))
+            rows.append((user, moment, None if rng.random() < 0.3 else moment + length))
+            moment += length + timedelta(milliseconds=rng.randrange(0, 10**7))
+    by_hand: dict[str, int] = {}
+    for user, began, ended in rows:
+        finish = min(ended or began + DAY, as_of, end)
+        overlap = (finish - max(began, start)) // timedelta(milliseconds=1)
+        by_hand[user] = by_hand.get(user, 0) + max(overlap, 0)
+    for every in (FIVE_MIN, timedelta(hours=1), DAY, timedelta(days=7)):
+        per_window = voice_by_window(
+            sessions(rows), start=start, end=end, every=every, as_of=as_of, cap=DAY
+        )
+        totals = per_window.group_by("user_id").agg(pl.col("voice_ms").sum()).collect()
+        assert dict(totals.rows()) == {user: ms for user, ms in by_hand.items() if ms > 0}
