@@ -38,9 +38,15 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture
 def redis_url(redis_client: redis.Redis) -> str:
-    """The URL of the test Redis database (the one redis_client empties)."""
+    """The test Redis server, in the database next to the one redis_client empties.
+
+    The API's keys are namespaced by random key ids, so they need no emptying; and test runs
+    sharing a machine FLUSHDB the fixture's database often enough to reset a rate-limit
+    counter in the middle of a test.
+    """
     params = redis_client.connection_pool.connection_kwargs
-    return f"redis://{params['host']}:{params['port']}/{params['db']}"
+    database = params["db"] - 1 if params["db"] else 1
+    return f"redis://{params['host']}:{params['port']}/{database}"
 
 
 @pytest.fixture
