@@ -212,11 +212,16 @@ def _timed(conn: psycopg.Connection, table: str, statement: str, params: dict) -
     return time.perf_counter() - started
 
 
-def prepare(conn: psycopg.Connection, work_mem: str) -> None:
-    """UTC for date_bin and generate_series; work_mem so the big GROUP BYs can hash in memory."""
+def prepare(conn: psycopg.Connection, *, work_mem: str, jit: str) -> None:
+    """UTC for date_bin and generate_series; work_mem so the big GROUP BYs can hash in memory.
+
+    jit: the sessionizer's correlated split lookups inflate its cost estimate far past
+    jit_above_cost, and compiling it then takes seconds longer than running it.
+    """
     conn.autocommit = True
     conn.execute("SET TimeZone = 'UTC'")
     conn.execute("SELECT set_config('work_mem', %s, false)", (work_mem,))
+    conn.execute("SELECT set_config('jit', %s, false)", (jit,))
 
 
 def sessions(conn: psycopg.Connection, *, end: datetime, as_of: datetime, cap: timedelta) -> float:

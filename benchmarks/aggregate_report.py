@@ -1,0 +1,283 @@
+"""The aggregate benchmark's figures as markdown, and its `## Aggregate` section of docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+import polars as pl
+import psycopg
+
+from benchmarks.aggregate_data import SERVER_URL
+from stats_api.core.config import PROJECT_ROOT
+
+DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
+HEADING = "## Aggregate"
+DOC_HEADER = (
+    "# Benchmarks\n\nFigures from `benchmarks/` on the machine named in each section. They are "
+    "measurements, not promises: rerun the command shown to refresh a section (it replaces only "
+    "its own).\n"
+)
+OLD_DESIGN = 50_000  # events/s: the seed design computed 10,000 events in about 200 ms
+GOAL = 2_000_000  # events/s of Polars compute
+
+
+def machine() -> dict[str, str]:
+    info = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kib = next(int(ln.split()[1]) for ln in meminfo if ln.startswith("MemTotal:"))
+    with psycopg.connect(SERVER_URL) as conn:
+        version = conn.execute("SHOW server_version").fetchone()
+        settings = dict(
+            conn.execute(
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN ('shared_buffers',"
+                " 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'synchronous_commit')"
+            ).fetchall()
+        )
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": cpu,
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "postgres": version[0] if version else "?",
+        "pg_settings": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
+        "polars": f"{pl.__version__} ({pl.thread_pool_size()} threads)",
+        "python": platform.python_version(),
+    }
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(c) for c in header], *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+
+    def line(row: list[str]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
+
+
+def rate(events: int, seconds: float) -> str:
+    per_s = events / seconds if seconds else 0.0
+    return f"{per_s / 1e6:.2f} M/s" if per_s >= 1e6 else f"{per_s / 1e3:,.0f} k/s"
+
+
+def s(seconds: float) -> str:
+    return f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
+
+
+def _header(r: dict) -> list[str]:
+    m, load, n = r["machine"], r["load"], r["load"]["events"]
+    mix = ", ".join(f"{t} {c / n:.1%}" for t, c in r["mix"])
+    took = (r["finished"] - r["started"]).total_seconds() / 60
+    return [
+        f"Command: `{r['command']}`  ",
+        f"Date: {r['started']:%Y-%m-%d %H:%M} UTC (the whole run took {took:.0f} min)  ",
+        f"Machine: nproc {m['nproc']} ({m['cpu']}), {m['memory']} RAM, PostgreSQL {m['postgres']}"
+        f" ({m['pg_settings']}), Polars {m['polars']}, Python {m['python']}; shared and noisy, "
+        "so expect ±20 % between runs.  ",
+        f"Events: {n:,} over one UTC day, 50 guilds, seed {r['seed']} (generated in "
+        f"{load['generate_s']:.0f} s, COPY in {load['copy_s']:.0f} s): {mix}; "
+        f"{r['sql']['session_rows']:,} voice sessions.  ",
+        f"Compute and SQL figures are the best of {r['repeat']} runs; reads and writes are single runs.",
+    ]
+
+
+def _polars(r: dict) -> list[str]:
+    p, n = r["polars"], r["load"]["events"]
+    reads = p["inputs"].seconds
+    rows = [
+        [
+            "read events (COPY out + CSV parse)",
+            "",
+            s(reads["events"]),
+            f"{n:,}",
+            rate(n, reads["events"]),
+            "",
+        ],
+        [
+            "read voice events",
+            "",
+            s(reads["voice events"]),
+            f"{p['inputs'].voice_events.height:,}",
+            "",
+            "",
+        ],
+    ]
+    for grain, g in p["grains"].items():
+        res = g["result"]
+        out = f"{res.snapshots.height:,} + {res.members.height:,}"
+        rows.append(
+            [
+                f"compute ({'ok' if g['mirror'] else 'MISMATCH'} vs compute_rollups)",
+                grain,
+                s(g["compute"]),
+                out,
+                rate(n, g["compute"]),
+                f"goal ≥ {GOAL / 1e6:.0f} M/s; old design {OLD_DESIGN // 1000}k/s",
+            ]
+        )
+    for grain, g in p["grains"].items():
+        res = g["result"]
+        rows.append(
+            [
+                "write (replace window, COPY in)",
+                grain,
+                s(g["write"]),
+                f"{res.snapshots.height + res.members.height:,}",
+                "",
+                "",
+            ]
+        )
+    voice_s, sessions = p["voice_sessions"]
+    rows.append(
+        [
+            "voice_sessions asset (read + sessionize + write)",
+            "day",
+            s(voice_s),
+            f"{sessions:,}",
+            "",
+            "",
+        ]
+    )
+    for step, (seconds, count) in p["member_stats"].items():
+        rows.append([f"member_stats {step}", "lifetime", s(seconds), f"{count:,}", "", ""])
+    prof = [
+        [grain, *(s(v) for v in g["profile"].values()), s(g["compute"])]
+        for grain, g in p["grains"].items()
+    ]
+    first = next(iter(p["grains"].values()))["profile"]
+    return [
+        "### Polars rollups: read, compute, write",
+        "",
+        "Rows: snapshots + member_activity rows. events/s = events of the day ÷ seconds.",
+        "",
+        table(["step", "grain", "seconds", "rows", "events/s", "baseline"], rows),
+        "",
+        "Where compute goes (each transform alone, its input collected; seconds):",
+        "",
+        table(["grain", *first.keys(), "all in one collect_all"], prof),
+    ]
+
+
+def _sql(r: dict) -> list[str]:
+    sql, p, n = r["sql"], r["polars"], r["load"]["events"]
+    read = sum(p["inputs"].seconds.values())
+    rows, detail = [], {}
+    for grain, g in sql["grains"].items():
+        pg = p["grains"][grain]
+        total = sql["sessions"] + sum(g["seconds"].values())
+        end_to_end = read + pg["compute"] + pg["write"]
+        same = g["members_diff"] == 0 and g["snapshots_diff"] == 0
+        rows.append(
+            [
+                grain,
+                s(pg["compute"]),
+                s(end_to_end),
+                s(total),
+                f"{total / pg['compute']:.1f}×",
+                rate(n, total),
+                "equal" if same else f"{g['snapshots_diff']} + {g['members_diff']} rows differ",
+            ]
+        )
+        for name, seconds in g["seconds"].items():
+            detail.setdefault(name, []).append(s(seconds))
+    equal = sql["sessions_equal"] and all(
+        g["members_diff"] == 0 and g["snapshots_diff"] == 0 for g in sql["grains"].values()
+    )
+    counts = "; ".join(
+        f"{grain} {g['snapshots']:,} snapshot + {g['members']:,} member rows"
+        for grain, g in sql["grains"].items()
+    )
+    return [
+        "### The same rollups by SQL GROUP BY inside PostgreSQL",
+        "",
+        "Voice included: a window-function sessionizer (runs of one channel per member in "
+        "(ts, seq) order, a recursive split of runs longer than the cap, leave / move / cap "
+        "closes), then sessions cut into windows with generate_series. Each statement writes a "
+        f"temp table, so SQL has no transfer to the client; work_mem={r['work_mem']}, "
+        f"jit={r['sql_jit']} for that session. SQL seconds include the sessionizer "
+        f"({s(sql['sessions'])} s), as Polars compute includes sessionize.",
+        "",
+        table(
+            [
+                "grain",
+                "Polars compute s",
+                "Polars read+compute+write s",
+                "SQL s",
+                "SQL ÷ Polars compute",
+                "SQL events/s",
+                "rows",
+            ],
+            rows,
+        ),
+        "",
+        table(["SQL statement (s)", *sql["grains"]], [[k, *v] for k, v in detail.items()]),
+        "",
+        f"**{'PASS' if equal else 'FAIL'}**: SQL results equal Polars results row for row "
+        f"({sql['session_rows']:,} voice sessions{'' if sql['sessions_equal'] else ' DIFFER'}; "
+        f"{counts}; every count, voice_ms, distinct user count, per-type JSON and timestamp).",
+    ]
+
+
+def _backfill(r: dict) -> list[str]:
+    if "backfill" not in r:
+        return []
+    load, jobs, totals = r["backfill_load"], r["backfill"], r["backfill_totals"]
+    n = load["events"]
+    rows = [
+        [
+            j["job"],
+            j["partitions"],
+            j["range"],
+            s(j["seconds"]),
+            rate(n, j["seconds"]),
+            "ok" if j["success"] else "FAILED",
+        ]
+        for j in jobs
+    ]
+    wall = sum(j["seconds"] for j in jobs)
+    rows.append(["all three", "", "", s(wall), rate(n, wall), ""])
+    raw = totals["raw events"]
+    checks = ", ".join(
+        f"{g} {totals.get(f'{g} snapshot events', 0):,}" for g in ("daily", "hourly", "5min")
+    )
+    same = all(totals.get(f"{g} snapshot events") == raw for g in ("daily", "hourly", "5min"))
+    return [
+        "### Backfill of 7 days, one run per job",
+        "",
+        f"{n:,} events over {len(jobs) and jobs[0]['partitions']} days (the same seeded day "
+        f"repeated, so the same members come back), generated in {load['generate_s']:.0f} s and "
+        f"loaded with COPY in {load['copy_s']:.0f} s, then `dg.materialize` with the "
+        "`dagster/asset_partition_range_start/end` tags (single-run backfill policy), "
+        "settle_seconds=0, batch_delay_seconds=0, an ephemeral instance.",
+        "",
+        table(["job", "partitions", "range", "wall s", "events/s", "run"], rows),
+        "",
+        f"Snapshot totals vs raw events: raw {raw:,}; {checks} "
+        f"({'all equal' if same else 'MISMATCH'}); member_stats "
+        f"{totals['member_stats rows']:,} rows, voice_sessions {totals['voice_sessions rows']:,}.",
+    ]
+
+
+def render(r: dict) -> str:
+    parts = [_header(r), _polars(r), _sql(r), _backfill(r)]
+    return "\n\n".join("\n".join(p) for p in parts if p)
+
+
+def write_section(body: str, path: Path = DOC) -> None:
+    """Replaces `## Aggregate` (up to the next `## `) in the doc, or appends it."""
+    text = path.read_text() if path.exists() else DOC_HEADER
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == HEADING), None)
+    section = f"{HEADING}\n\n{body.strip()}\n"
+    if start is None:
+        new = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), None)
+        after = "".join(lines[end:]) if end is not None else ""
+        new = "".join(lines[:start]) + section + ("\n" + after if after else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new)

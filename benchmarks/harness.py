@@ -1,0 +1,179 @@
+"""What every benchmark needs: a fresh migrated database, a real ASGI server, CPU counters, the machine."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from stats_api.core.config import PROJECT_ROOT
+from stats_api.core.database import create_database_if_missing, drop_database, with_database
+from stats_api.core.migrations import migrate
+
+SERVER_URL = os.environ.get(
+    "STATS_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def fresh_database(label: str) -> Iterator[str]:
+    """A new migrated database named after this process and `label`, dropped on the way out."""
+    url = with_database(SERVER_URL, f"stats_bench_{os.getpid()}_{label}")
+    drop_database(url)
+    create_database_if_missing(url)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop_database(url)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+
+@contextlib.contextmanager
+def api_server(
+    database_url: str, *, env: dict[str, str], command: list[str] | None = None, name: str = "api"
+) -> Iterator[Server]:
+    """uvicorn serving the app on a free 127.0.0.1 port; stopped (SIGINT, then SIGKILL) even on errors.
+
+    `command` replaces `python -m uvicorn` (e.g. a profiling wrapper); host and port are appended.
+    """
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log_path = OUT_DIR / f"{name}.log"
+    argv = command or [
+        sys.executable, "-m", "uvicorn", "--factory", "stats_api.main:create_app",
+        "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    argv = [*argv, "--host", "127.0.0.1", "--port", str(port)]
+    child_env = {**os.environ, **env, "STATS_DATABASE_URL": database_url}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=PROJECT_ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        _wait_until_serving(server, timeout=60)
+        yield server
+    finally:
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(
+        signal.SIGINT
+    )  # uvicorn's graceful shutdown; lets a profiler write its file
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
+
+
+def _wait_until_serving(server: Server, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            tail = server.log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the API server exited with {server.process.returncode}:\n{tail}")
+        try:
+            httpx.get(server.base_url + "/openapi.json", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the API server did not answer within {timeout:.0f} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of one process so far (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def backend_pids(conn: psycopg.Connection, database_url: str) -> list[int]:
+    """PostgreSQL backends connected to the benchmark database (the API's pool, our own connection)."""
+    dbname = psycopg.conninfo.conninfo_to_dict(database_url)["dbname"]
+    rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (dbname,)).fetchall()
+    return [pid for (pid,) in rows]
+
+
+class PostgresCpu:
+    """CPU spent by the backends serving one database between `start()` and `stop()`."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.before: dict[int, float] = {}
+
+    def _sample(self) -> dict[int, float]:
+        with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+            return {pid: cpu_seconds(pid) for pid in backend_pids(conn, self.database_url)}
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> float:
+        after = self._sample()
+        return sum(cpu - self.before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def machine() -> dict[str, str]:
+    cpu_model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
+    with psycopg.connect(SERVER_URL) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()
+        settings = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size')"
+            ).fetchall()
+        )
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "cpu": cpu_model,
+        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
+        "postgres": pg[0] if pg else "unknown",
+        "synchronous_commit": settings.get("synchronous_commit", "?"),
+        "fsync": settings.get("fsync", "?"),
+        "python": platform.python_version(),
+    }

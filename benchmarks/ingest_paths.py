@@ -1,0 +1,220 @@
+"""The three ways of getting the same events into `events` that benchmarks/ingest.py compares.
+
+Each path starts from a fresh migrated database, times only the loading (inputs are encoded
+before the clock starts), and checks afterwards that the table holds exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import statistics
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psycopg
+
+from benchmarks.harness import PostgresCpu, api_server, cpu_seconds, fresh_database
+
+# The columns the ingest endpoint writes; received_at and seq take their defaults.
+EVENT_COLUMNS = (
+    "ts", "guild_id", "dedup_key", "event_id", "type", "user_id",
+    "channel_id", "message_id", "role_id", "shard_id", "data",
+)  # fmt: skip
+COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
+INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+UPSERT_MEMBER_COUNTER = (Path(__file__).parent / "upsert_member_counter.sql").read_text()
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class Result:
+    path: str
+    batch: int
+    senders: int
+    gzip: bool
+    events: int  # events counted: acknowledged as expected (HTTP) or committed
+    seconds: float
+    client_cpu: float = 0.0
+    api_cpu: float | None = None
+    pg_cpu: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def latency_ms(self, q: float) -> float | None:
+        if len(self.latencies) < 2:
+            return None
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
+
+
+def to_row(event: dict[str, Any]) -> tuple[Any, ...]:
+    """An event as the endpoint stores it (the generator's ids are already normalized snowflakes)."""
+    data = event.get("data")
+    return (
+        EPOCH + timedelta(milliseconds=event["timestamp"]),
+        event["guildId"],
+        event["id"],
+        event["id"],
+        event["type"],
+        event.get("userId"),
+        event.get("channelId"),
+        event.get("messageId"),
+        event.get("roleId"),
+        event.get("shardId"),
+        None if data is None else orjson.dumps(data).decode(),
+    )
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def count_events(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM events").fetchone()
+        return row[0] if row else 0
+
+
+def _check_rows(result: Result, url: str, expected: int) -> None:
+    stored = count_events(url)
+    if stored != expected:
+        result.problems.append(f"events holds {stored} rows, {expected} were sent")
+
+
+def copy_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
+    """Plain psycopg COPY into `events`, one transaction per batch: the database's own ceiling."""
+    with fresh_database("copy") as url, psycopg.connect(url) as conn:
+        pg = PostgresCpu(url)
+        pg.start()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for chunk in chunks(rows, batch):
+            with conn.cursor().copy(COPY_EVENTS) as copy:
+                for row in chunk:
+                    copy.write_row(row)
+            conn.commit()
+        seconds = time.perf_counter() - t0
+        result = Result("COPY", batch, 1, False, len(rows), seconds, time.process_time() - cpu0)
+        result.pg_cpu = pg.stop()
+        _check_rows(result, url, len(rows))
+        return result
+
+
+def seed_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
+    """The seed design: per event one INSERT and one counter upsert for its user, nothing batched.
+
+    `batch` events share a transaction (one request's worth); `batch=1` is autocommit, where
+    every statement is its own commit.
+    """
+    autocommit = batch == 1
+    with fresh_database("seed") as url, psycopg.connect(url, autocommit=autocommit) as conn:
+        upserts = [
+            None if r[5] is None else (
+                r[1], r[5], int(r[4] == "MESSAGE_CREATE"), int(r[4] == "MESSAGE_REACTION_ADD"),
+                r[0] if r[4] == "MESSAGE_CREATE" else None, r[0],
+            )
+            for r in rows
+        ]  # fmt: skip
+        pg = PostgresCpu(url)
+        pg.start()
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for start in range(0, len(rows), batch):
+            with contextlib.nullcontext() if autocommit else conn.transaction():
+                for row, upsert in zip(
+                    rows[start : start + batch], upserts[start : start + batch], strict=True
+                ):
+                    conn.execute(INSERT_EVENT, row)
+                    if upsert is not None:
+                        conn.execute(UPSERT_MEMBER_COUNTER, upsert)
+        seconds = time.perf_counter() - t0
+        name = "seed, autocommit" if autocommit else "seed, txn per batch"
+        result = Result(name, batch, 1, False, len(rows), seconds)
+        result.client_cpu = time.process_time() - cpu0
+        result.pg_cpu = pg.stop()
+        _check_rows(result, url, len(rows))
+        return result
+
+
+@dataclass
+class HttpLoad:
+    """Request bodies encoded before timing, and the number of events in each."""
+
+    bodies: list[bytes]
+    counts: list[int]
+    gzip: bool
+
+
+async def _send(
+    client: httpx.AsyncClient, load: HttpLoad, senders: int, result: Result | None
+) -> None:
+    headers = {"content-type": "application/json"}
+    if load.gzip:
+        headers["content-encoding"] = "gzip"
+    todo = iter(range(len(load.bodies)))  # shared by the senders: each takes the next batch
+
+    async def sender() -> None:
+        for i in todo:
+            t0 = time.perf_counter()
+            answer = await client.post("/v1/events", content=load.bodies[i], headers=headers)
+            elapsed = time.perf_counter() - t0
+            accepted = answer.json().get("accepted") if answer.status_code == 202 else None
+            if result is None:
+                if accepted != load.counts[i]:
+                    raise RuntimeError(
+                        f"warm-up answered {answer.status_code}: {answer.text[:300]}"
+                    )
+                continue
+            result.latencies.append(elapsed)
+            if accepted == load.counts[i]:
+                result.events += load.counts[i]
+            elif len(result.problems) < 5:
+                result.problems.append(f"batch {i}: {answer.status_code} {answer.text[:200]}")
+
+    await asyncio.gather(*(sender() for _ in range(senders)))
+
+
+async def _drive(
+    base_url: str, server_pid: int, db_url: str, load: HttpLoad, warmup: HttpLoad, senders: int
+) -> Result:
+    batch = max(load.counts)
+    result = Result("HTTP", batch, senders, load.gzip, 0, 0.0)
+    limits = httpx.Limits(max_connections=senders, max_keepalive_connections=senders)
+    async with httpx.AsyncClient(base_url=base_url, timeout=120, limits=limits) as client:
+        # Warm-up: opens the keep-alive connections and the API's pool before the clock starts.
+        await _send(client, warmup, senders, None)
+        pg = PostgresCpu(db_url)
+        pg.start()
+        api0, cpu0, t0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
+        await _send(client, load, senders, result)
+        result.seconds = time.perf_counter() - t0
+        result.client_cpu = time.process_time() - cpu0
+        result.api_cpu = cpu_seconds(server_pid) - api0
+        result.pg_cpu = pg.stop()
+    return result
+
+
+def http_path(
+    load: HttpLoad, warmup: HttpLoad, *, senders: int, env: dict[str, str], label: str
+) -> Result:
+    """POST /v1/events to uvicorn in a subprocess against a fresh database."""
+    with fresh_database(label) as url, api_server(url, env=env, name=label) as server:
+        result = asyncio.run(
+            _drive(server.base_url, server.process.pid, url, load, warmup, senders)
+        )
+        expected = sum(load.counts) + sum(warmup.counts)
+        _check_rows(result, url, expected)
+        if result.events != sum(load.counts):
+            result.problems.append(
+                f"{result.events} of {sum(load.counts)} events acknowledged as expected"
+            )
+        return result
