@@ -145,14 +145,15 @@ def materialize(
     start: datetime,
     last: datetime | None = None,
     instance: dg.DagsterInstance | None = None,
+    raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
     """One run over the window starting at `start`, or over the range up to `last`'s window."""
     if last is None:
-        return dg.materialize(
-            assets, partition_key=key(grain, start), resources=resources, instance=instance
-        )
+        partition = {"partition_key": key(grain, start)}
+    else:
+        partition = {"tags": range_tags(grain, start, last)}
     return dg.materialize(
-        assets, tags=range_tags(grain, start, last), resources=resources, instance=instance
+        assets, resources=resources, instance=instance, raise_on_error=raise_on_error, **partition
     )
 
 
