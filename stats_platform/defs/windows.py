@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from stats_platform.partitions import retention_horizon_day
+from stats_api.core.config import get_settings
 from stats_platform.resources import PipelineSettings
 
 
@@ -21,7 +21,9 @@ def covered_until_for(end: datetime, pipeline: PipelineSettings) -> datetime:
 
 
 def refuse_expired_window(start: datetime) -> None:
-    horizon = retention_horizon_day()
+    # The horizon is an instant (retention deletes rows with ts < now - retention), not the
+    # midnight the partitions start at: the oldest day offered loses its first hours.
+    horizon = datetime.now(UTC) - timedelta(days=get_settings().raw_retention_days)
     if start < horizon:
         raise dg.Failure(
             f"window starts {start.isoformat()}, before the raw-event retention horizon "
