@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from psycopg_pool import PoolTimeout
 from stats_api.api.routes import events, health
 from stats_api.core.config import Settings, get_settings
 from stats_api.core.database import open_pool, resolve_database_url
-from stats_api.core.logging import configure_structlog, get_logger
+from stats_api.core.logging import configure_logging, configure_structlog, get_logger
 from stats_api.core.redis import RedisGate
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
@@ -24,9 +25,14 @@ log = get_logger("stats.api")
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (default: the environment). `uvicorn --factory stats_api.main:create_app`."""
-    configure_structlog()
+    settings = settings or get_settings()
+    if logging.getLogger().handlers:
+        configure_structlog()
+    else:
+        # Started as `uvicorn --factory`, nothing set logging up; the CLI and pytest do.
+        configure_logging(json_logs=settings.log_json)
     app = FastAPI(title="Discord stats platform", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings or get_settings()
+    app.state.settings = settings
     app.include_router(health.router)
     app.include_router(events.router)
     app.add_exception_handler(PayloadError, _payload_error)

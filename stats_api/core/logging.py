@@ -7,10 +7,18 @@ from typing import Any
 
 import structlog
 
+
+def _drop_color_message(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # uvicorn repeats every message with terminal colour codes as an extra.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
 _SHARED: list[Any] = [
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     structlog.stdlib.ExtraAdder(),
+    _drop_color_message,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
