@@ -65,8 +65,7 @@ def _replay_rows(
     run_last = in_run & ~(_same_user(-1) & _same_channel(-1))
     return (
         pl.concat([carried, events])
-        # Stable, so the row numbers are the same each time this plan runs.
-        .sort("guild_id", "user_id", "ts", "source", "seq", maintain_order=True)
+        .sort("guild_id", "user_id", "ts", "source", "seq")
         .with_row_index("row")
         .with_columns(
             in_run=in_run,
@@ -123,17 +122,19 @@ def sessionize(
     """Voice sessions of the events replayed from `carry_in` (sessions open at the replay start).
 
     Returns guild_id, user_id, channel_id, started_at, ended_at (null while still open after
-    the last event), end_reason ("leave" | "move" | "cap" | null while open). The rare runs
-    longer than the cap are materialized to split them (a loop over cap generations, not rows).
+    the last event), end_reason ("leave" | "move" | "cap" | null while open). The replay rows
+    are materialized once (one sort): splitting runs longer than the cap is a loop over cap
+    generations, not rows, and it needs their values.
     """
     duration_ms(cap)
-    rows = _replay_rows(voice_events, carry_in, cap)
-    long_starts = _split_long_runs(
-        rows.filter("long_run")
-        .select("row", "run_id", "ts", pl.col("run_start").alias("started_at"))
-        .collect(),
+    rows = _replay_rows(voice_events, carry_in, cap).collect()
+    splits = _split_long_runs(
+        rows.filter("long_run").select(
+            "row", "run_id", "ts", pl.col("run_start").alias("started_at")
+        ),
         cap,
     )
+    started_at = rows["run_start"].scatter(splits["row"], splits["started_at"])
     ended_at, end_reason = _session_end(cap)
     session_last = pl.col("in_run") & ~(
         _same_user(-1)
@@ -141,13 +142,8 @@ def sessionize(
         & (pl.col("started_at").shift(-1) == pl.col("started_at")).fill_null(False)
     )
     return (
-        rows.join(
-            long_starts.lazy().rename({"started_at": "split_start"}),
-            on="row",
-            how="left",
-            maintain_order="left",
-        )
-        .with_columns(started_at=pl.coalesce("split_start", "run_start"))
+        rows.lazy()
+        .with_columns(started_at=pl.lit(started_at))
         .with_columns(session_last=session_last, ended_at=ended_at, end_reason=end_reason)
         .filter(
             pl.col("session_last")
