@@ -33,11 +33,16 @@ def find_late_arrivals(
 
 
 def ranges_to_recompute(
-    late: list[tuple[str, datetime, bool]], *, cap: timedelta, last_complete: dict[str, datetime]
+    late: list[tuple[str, datetime, bool]],
+    *,
+    cap: timedelta,
+    last_complete: dict[str, datetime],
+    first_kept: datetime,
 ) -> list[StaleRange]:
     """Merges late windows into ranges per grain; late voice also reaches `cap` forward (sessions it changes).
 
     The daily grain also covers the day before a late voice event: that day's sessions may end in it.
+    Windows starting before `first_kept` (the raw-retention horizon) are left out: their events are gone.
     """
     spans: dict[str, list[tuple[datetime, datetime]]] = {grain: [] for grain in GRAINS}
     for grain, start, voice in late:
@@ -51,6 +56,7 @@ def ranges_to_recompute(
     ranges = []
     for grain, windows in spans.items():
         for start, end in _merge(sorted(windows)):
+            start = max(start, _ceil(first_kept, GRAINS[grain]))
             end = min(end, last_complete[grain])
             if start < end:
                 ranges.append(StaleRange(grain, start, end))

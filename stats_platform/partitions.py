@@ -15,6 +15,11 @@ from stats_api.core.config import get_settings
 FIVE_MINUTE_FORMAT = "%Y-%m-%d-%H:%M"
 
 
+def raw_retention_horizon(now: datetime | None = None) -> datetime:
+    """The instant before which retention deletes raw events: windows starting earlier cannot be recomputed."""
+    return (now or datetime.now(UTC)) - timedelta(days=get_settings().raw_retention_days)
+
+
 def retention_horizon_day(now: datetime | None = None) -> datetime:
     """UTC midnight of the oldest day whose raw events are still kept."""
     now = now or datetime.now(UTC)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from stats_api.core.config import get_settings
+from stats_platform.partitions import raw_retention_horizon
 from stats_platform.resources import PipelineSettings
 
 
@@ -23,7 +23,7 @@ def covered_until_for(end: datetime, pipeline: PipelineSettings) -> datetime:
 def refuse_expired_window(start: datetime) -> None:
     # The horizon is an instant (retention deletes rows with ts < now - retention), not the
     # midnight the partitions start at: the oldest day offered loses its first hours.
-    horizon = datetime.now(UTC) - timedelta(days=get_settings().raw_retention_days)
+    horizon = raw_retention_horizon()
     if start < horizon:
         raise dg.Failure(
             f"window starts {start.isoformat()}, before the raw-event retention horizon "

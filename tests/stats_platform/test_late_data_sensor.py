@@ -29,6 +29,7 @@ from platform_testkit import (
 )
 
 from stats_platform.defs.late_data.sensors import late_data_sensor
+from stats_platform.partitions import retention_horizon_day
 
 DAY = timedelta(days=1)
 
@@ -153,3 +154,32 @@ def test_arrivals_in_windows_not_computed_yet_are_left_to_the_schedules(
     store(message(t(10, 1), "1", received_at=datetime.now(UTC)))
     result, _, _ = evaluate(instance, resources, cursor=None)
     assert result.run_requests == []
+
+
+def test_late_voice_on_the_oldest_recomputable_day_requests_only_recomputable_windows(
+    db, store, database_url, instance, code_location
+):
+    # The day before this one is where the raw horizon (now - 30 days) falls: its events are
+    # partly gone, so it cannot be recomputed and the daily range starts here.
+    day = retention_horizon_day() + DAY
+    one_hour = run_resources(database_url, voice_cap_hours=1)
+    store(message(day + timedelta(hours=10, minutes=1), "1"))
+    materialize([ROLLUPS["5min"]], one_hour, grain="5min", start=day + timedelta(hours=10))
+    materialize(DAILY_ASSETS, one_hour, grain="daily", start=day)
+
+    late_at = newest_coverage(db) + timedelta(milliseconds=1)
+    store(voice(day + timedelta(hours=10, minutes=2), "2", "900", received_at=late_at))
+    result, _, _ = evaluate(instance, one_hour, cursor=None)
+
+    assert as_tuples(result) == [
+        request(
+            "rollups_5min_job",
+            "5min",
+            day + timedelta(hours=10),
+            day + timedelta(hours=11),
+            result.cursor,
+        ),
+        request("rollups_daily_job", "daily", day, day + DAY, result.cursor),
+    ]
+    execute(code_location, instance, one_hour, result)
+    assert member_voice(db, "daily") == {(day, "2"): 60 * MIN_MS}

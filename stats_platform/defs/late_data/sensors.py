@@ -8,7 +8,12 @@ from stats_platform.defs.rollups.schedules import (
     rollups_daily_job,
     rollups_hourly_job,
 )
-from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
+from stats_platform.partitions import (
+    daily_partitions,
+    five_minute_partitions,
+    hourly_partitions,
+    raw_retention_horizon,
+)
 from stats_platform.resources import PipelineSettings, PostgresResource
 from stats_platform.transforms.common import GRAINS
 
@@ -44,7 +49,10 @@ def late_data_sensor(
     # Only windows already closed at `until` are partitions; anything later the schedules compute.
     last_complete = {grain: late_data.floor_time(until, every) for grain, every in GRAINS.items()}
     ranges = late_data.ranges_to_recompute(
-        late, cap=pipeline.voice_cap, last_complete=last_complete
+        late,
+        cap=pipeline.voice_cap,
+        last_complete=last_complete,
+        first_kept=raw_retention_horizon(),
     )
     return dg.SensorResult(
         run_requests=[_run_request(r, until) for r in ranges], cursor=until.isoformat()
