@@ -60,16 +60,16 @@ def api_server(
 ) -> Iterator[Server]:
     """uvicorn serving the app on a free 127.0.0.1 port; stopped (SIGINT, then SIGKILL) even on errors.
 
-    `command` replaces `python -m uvicorn` (e.g. a profiling wrapper); host and port are appended.
+    `command` goes before `python -m uvicorn ...` (a profiler that runs the server).
     """
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_path = OUT_DIR / f"{name}.log"
-    argv = command or [
+    argv = [
+        *(command or []),
         sys.executable, "-m", "uvicorn", "--factory", "stats_api.main:create_app",
-        "--no-access-log", "--log-level", "warning",
+        "--no-access-log", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
-    argv = [*argv, "--host", "127.0.0.1", "--port", str(port)]
     child_env = {**os.environ, **env, "STATS_DATABASE_URL": database_url}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -85,16 +85,25 @@ def api_server(
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(
-        signal.SIGINT
-    )  # uvicorn's graceful shutdown; lets a profiler write its file
+    """SIGINT to the server's own process group (uvicorn shuts down gracefully, a profiler writes
+    its file), then SIGKILL to whatever of that group is still there after a grace period."""
+    _signal_group(process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _signal_group(process.pid, 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _signal_group(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Signals the process group; False when no process of it is left."""
     try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _wait_until_serving(server: Server, *, timeout: float) -> None:
@@ -104,7 +113,7 @@ def _wait_until_serving(server: Server, *, timeout: float) -> None:
             tail = server.log_path.read_text(errors="replace")[-3000:]
             raise RuntimeError(f"the API server exited with {server.process.returncode}:\n{tail}")
         try:
-            httpx.get(server.base_url + "/openapi.json", timeout=2)
+            httpx.get(server.base_url + "/healthz", timeout=2)
             return
         except httpx.TransportError:
             time.sleep(0.2)
@@ -118,6 +127,13 @@ def cpu_seconds(pid: int) -> float:
     except (FileNotFoundError, ProcessLookupError):
         return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy so far (steal included: a noisy neighbour)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def backend_pids(conn: psycopg.Connection, database_url: str) -> list[int]:

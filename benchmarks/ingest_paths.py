@@ -20,7 +20,13 @@ import httpx
 import orjson
 import psycopg
 
-from benchmarks.harness import PostgresCpu, api_server, cpu_seconds, fresh_database
+from benchmarks.harness import (
+    PostgresCpu,
+    api_server,
+    cpu_seconds,
+    fresh_database,
+    machine_busy_seconds,
+)
 
 # The columns the ingest endpoint writes; received_at and seq take their defaults.
 EVENT_COLUMNS = (
@@ -44,8 +50,14 @@ class Result:
     client_cpu: float = 0.0
     api_cpu: float | None = None
     pg_cpu: float = 0.0
+    busy_cpu: float = 0.0  # the whole machine's busy CPU seconds during the timed part
     latencies: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def other_cpu(self) -> float:
+        """Busy CPU seconds not spent by this benchmark: other processes, PostgreSQL's background."""
+        return max(0.0, self.busy_cpu - self.client_cpu - (self.api_cpu or 0.0) - self.pg_cpu)
 
     @property
     def rate(self) -> float:
@@ -97,7 +109,7 @@ def copy_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
     with fresh_database("copy") as url, psycopg.connect(url) as conn:
         pg = PostgresCpu(url)
         pg.start()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        busy0, cpu0, t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
         for chunk in chunks(rows, batch):
             with conn.cursor().copy(COPY_EVENTS) as copy:
                 for row in chunk:
@@ -105,6 +117,7 @@ def copy_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
             conn.commit()
         seconds = time.perf_counter() - t0
         result = Result("COPY", batch, 1, False, len(rows), seconds, time.process_time() - cpu0)
+        result.busy_cpu = machine_busy_seconds() - busy0
         result.pg_cpu = pg.stop()
         _check_rows(result, url, len(rows))
         return result
@@ -127,7 +140,7 @@ def seed_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
         ]  # fmt: skip
         pg = PostgresCpu(url)
         pg.start()
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        busy0, cpu0, t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
         for start in range(0, len(rows), batch):
             with contextlib.nullcontext() if autocommit else conn.transaction():
                 for row, upsert in zip(
@@ -140,6 +153,7 @@ def seed_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
         name = "seed, autocommit" if autocommit else "seed, txn per batch"
         result = Result(name, batch, 1, False, len(rows), seconds)
         result.client_cpu = time.process_time() - cpu0
+        result.busy_cpu = machine_busy_seconds() - busy0
         result.pg_cpu = pg.stop()
         _check_rows(result, url, len(rows))
         return result
@@ -194,9 +208,11 @@ async def _drive(
         await _send(client, warmup, senders, None)
         pg = PostgresCpu(db_url)
         pg.start()
-        api0, cpu0, t0 = cpu_seconds(server_pid), time.process_time(), time.perf_counter()
+        busy0, api0 = machine_busy_seconds(), cpu_seconds(server_pid)
+        cpu0, t0 = time.process_time(), time.perf_counter()
         await _send(client, load, senders, result)
         result.seconds = time.perf_counter() - t0
+        result.busy_cpu = machine_busy_seconds() - busy0
         result.client_cpu = time.process_time() - cpu0
         result.api_cpu = cpu_seconds(server_pid) - api0
         result.pg_cpu = pg.stop()
@@ -204,10 +220,19 @@ async def _drive(
 
 
 def http_path(
-    load: HttpLoad, warmup: HttpLoad, *, senders: int, env: dict[str, str], label: str
+    load: HttpLoad,
+    warmup: HttpLoad,
+    *,
+    senders: int,
+    env: dict[str, str],
+    label: str,
+    command: list[str] | None = None,
 ) -> Result:
     """POST /v1/events to uvicorn in a subprocess against a fresh database."""
-    with fresh_database(label) as url, api_server(url, env=env, name=label) as server:
+    with (
+        fresh_database(label) as url,
+        api_server(url, env=env, name=label, command=command) as server,
+    ):
         result = asyncio.run(
             _drive(server.base_url, server.process.pid, url, load, warmup, senders)
         )
