@@ -23,11 +23,16 @@ class StaleRange:
 
 
 def find_late_arrivals(
-    conn: psycopg.Connection, *, after: datetime, until: datetime
+    conn: psycopg.Connection, *, after: datetime, until: datetime, ticked: datetime
 ) -> list[tuple[str, datetime, bool]]:
-    """(grain, window start, has late voice) of computed windows with arrivals in (after, until] past their coverage."""
+    """(grain, window start, has late voice) of computed windows with arrivals up to `until` past their coverage.
+
+    Arrivals in (after, until], and any arrival for windows committed since the previous tick
+    at `ticked` (which could not see them).
+    """
     rows = conn.execute(
-        (SQL_DIR / "select_late_windows.sql").read_text(), {"after": after, "until": until}
+        (SQL_DIR / "select_late_windows.sql").read_text(),
+        {"after": after, "until": until, "ticked": ticked},
     ).fetchall()
     return [(grain, start, bool(voice)) for grain, start, voice in rows]
 

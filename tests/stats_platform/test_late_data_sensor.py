@@ -28,6 +28,7 @@ from platform_testkit import (
     voice,
 )
 
+from stats_platform import rollups
 from stats_platform.defs.late_data.sensors import late_data_sensor
 from stats_platform.partitions import retention_horizon_day
 
@@ -183,3 +184,46 @@ def test_late_voice_on_the_oldest_recomputable_day_requests_only_recomputable_wi
     ]
     execute(code_location, instance, one_hour, result)
     assert member_voice(db, "daily") == {(day, "2"): 60 * MIN_MS}
+
+
+def test_event_arriving_while_its_window_is_being_computed_is_not_lost(
+    db, store, t, resources, instance, code_location
+):
+    # A run fixes its coverage when it starts, and commits its windows some time later; a tick
+    # in between sees the arrival but not yet the window it is late for.
+    store(message(t(10, 1), "1"))
+    covered_until = datetime.now(UTC)
+    store(message(t(10, 2), "2", received_at=covered_until + timedelta(milliseconds=1)))
+    first, _, _ = evaluate(instance, resources, cursor=None)
+    assert first.run_requests == []
+
+    with db.transaction():
+        window = {"grain": "5min", "start": t(10), "end": t(10, 5)}
+        computed = rollups.compute_rollups(
+            db, **window, covered_until=covered_until, cap=timedelta(hours=24)
+        )
+        rollups.write_rollups(db, computed, **window, covered_until=covered_until)
+    assert snapshot(db, "5min", t(10))["total_messages"] == 1
+
+    second, _, _ = evaluate(instance, resources, cursor=first.cursor)
+    assert as_tuples(second) == [request("rollups_5min_job", "5min", t(10), t(10), second.cursor)]
+    execute(code_location, instance, resources, second)
+    assert snapshot(db, "5min", t(10))["total_messages"] == 2
+    assert evaluate(instance, resources, cursor=second.cursor)[0].run_requests == []
+
+
+def test_a_window_committed_just_before_a_tick_is_requested_once(
+    db, store, t, database_url, instance
+):
+    # The deployed settle lag: a tick looks at arrivals up to 30 s before it, while the window
+    # was committed less than 30 s before it.
+    settled = run_resources(database_url, settle_seconds=30)
+    store(message(t(10, 1), "1"))
+    materialize([ROLLUPS["5min"]], settled, grain="5min", start=t(10))
+    late_at = newest_coverage(db) + timedelta(milliseconds=1)
+    store(message(t(10, 2), "2", received_at=late_at))
+
+    first, _, _ = evaluate(instance, settled, cursor=None)
+    assert as_tuples(first) == [request("rollups_5min_job", "5min", t(10), t(10), first.cursor)]
+    # Its run has not happened yet: the next tick asks for nothing more.
+    assert evaluate(instance, settled, cursor=first.cursor)[0].run_requests == []

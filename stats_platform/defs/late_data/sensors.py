@@ -44,8 +44,10 @@ def late_data_sensor(
     )
     if until <= after:
         return dg.SkipReason("no settled arrivals since the last tick")
+    # The cursor is the previous tick's `until`: that tick ran settle_seconds later.
+    ticked = after + timedelta(seconds=pipeline.settle_seconds)
     with postgres.connect() as conn:
-        late = late_data.find_late_arrivals(conn, after=after, until=until)
+        late = late_data.find_late_arrivals(conn, after=after, until=until, ticked=ticked)
     # Only windows already closed at `until` are partitions; anything later the schedules compute.
     last_complete = {grain: late_data.floor_time(until, every) for grain, every in GRAINS.items()}
     ranges = late_data.ranges_to_recompute(
