@@ -1,14 +1,20 @@
 -- Moves the staged batch into events, skipping rows already stored (same guild, key and
 -- timestamp), and records the arrival in every window the new rows fall in: that is how the
 -- pipeline learns a computed window has late events. Duplicates touch no window.
-WITH inserted AS (
+WITH staged AS MATERIALIZED (
+    -- seq is arrival order (voice replay breaks timestamp ties with it), so it is drawn in the
+    -- order the events came in, before the rows are re-sorted for locking below.
+    SELECT nextval((SELECT pg_get_serial_sequence('events', 'seq'))::regclass) AS seq, s.*
+    FROM (SELECT * FROM ingest_staging ORDER BY ord) AS s
+),
+inserted AS (
     INSERT INTO events (
-        ts, guild_id, dedup_key, event_id, type,
+        seq, ts, guild_id, dedup_key, event_id, type,
         user_id, channel_id, message_id, role_id, shard_id, data
     )
-    SELECT ts, guild_id, dedup_key, event_id, type,
+    SELECT seq, ts, guild_id, dedup_key, event_id, type,
            user_id, channel_id, message_id, role_id, shard_id, data::jsonb
-    FROM ingest_staging
+    FROM staged
     -- One lock order for every batch: concurrent batches sharing rows wait, never deadlock.
     ORDER BY guild_id, dedup_key, ts
     ON CONFLICT (guild_id, dedup_key, ts) DO NOTHING

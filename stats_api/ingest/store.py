@@ -18,10 +18,10 @@ _HERE = Path(__file__).parent
 CREATE_STAGING_SQL = (_HERE / "create_ingest_staging.sql").read_text()
 INSERT_EVENTS_SQL = (_HERE / "insert_events.sql").read_text()
 COPY_STAGING_SQL = (
-    "COPY ingest_staging (ts, guild_id, dedup_key, event_id, type,"
+    "COPY ingest_staging (ord, ts, guild_id, dedup_key, event_id, type,"
     " user_id, channel_id, message_id, role_id, shard_id, data) FROM STDIN (FORMAT BINARY)"
 )
-STAGING_TYPES = ["timestamptz", *["text"] * 8, "int4", "text"]
+STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS = 86_400_000
 
@@ -74,9 +74,10 @@ def _ensure_partitions(conn: psycopg.Connection, first_day: int, last_day: int) 
 def _copy_rows(conn: psycopg.Connection, rows: list[EventRow]) -> None:
     with conn.cursor() as cur, cur.copy(COPY_STAGING_SQL) as copy:
         copy.set_types(STAGING_TYPES)
-        for row in rows:
+        for ord, row in enumerate(rows):
             copy.write_row(
                 (
+                    ord,
                     _EPOCH + timedelta(milliseconds=row.ts_ms),
                     row.guild_id,
                     row.dedup_key,

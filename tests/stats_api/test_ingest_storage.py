@@ -103,6 +103,25 @@ def test_derived_key_is_the_sha256_of_the_canonical_event(
     assert db.execute("SELECT dedup_key, event_id FROM events").fetchall() == [(expected, None)]
 
 
+def test_arrival_order_within_a_batch_is_the_order_sent(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    stamp = now_ms() - 30_000
+    voice = {"type": "VOICE_STATE_UPDATE", "timestamp": stamp}
+    batch = [
+        event(id="zz-join", channelId="5", **voice),
+        event(id="aa-leave", channelId=None, **voice),
+        event(id="mm-join", channelId="6", **voice),
+        event(id="aa-leave", timestamp=stamp),
+        event(userId="7", timestamp=stamp),
+    ]
+    assert post(batch).json()["accepted"] == 4
+    in_seq_order = db.execute("SELECT event_id FROM events ORDER BY seq").fetchall()
+    assert in_seq_order == [("zz-join",), ("aa-leave",), ("mm-join",), (None,)]
+
+
 def test_duplicates_within_one_batch_count_as_duplicates(
     post: Callable[..., httpx.Response],
     event: Callable[..., dict[str, Any]],
@@ -196,6 +215,19 @@ def test_missing_daily_partition_is_created(
     assert post([event(id="old", timestamp=stamp)]).json()["accepted"] == 1
     assert db.execute("SELECT to_regclass(%s)::text", (partition,)).fetchone() == (partition,)
     assert db.execute("SELECT tableoid::regclass::text FROM events").fetchone() == (partition,)
+
+
+def test_partition_dropped_behind_the_store_is_recreated(
+    post: Callable[..., httpx.Response],
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    stamp = now_ms() - 4 * DAY_MS
+    partition = f"events_p{datetime.fromtimestamp(stamp / 1000, UTC):%Y%m%d}"
+    assert post([event(id="before", timestamp=stamp)]).json()["accepted"] == 1
+    db.execute(f"DROP TABLE {partition}")
+    assert post([event(id="after", timestamp=stamp)]).json()["accepted"] == 1
+    assert stored_ids(db) == ["after"]
 
 
 def arrivals(db: psycopg.Connection) -> list[tuple[Any, ...]]:
