@@ -22,11 +22,12 @@ _LEADERBOARD_SCORE = {
     "reactions": pl.col("reactions_given"),
     "overall": pl.col("messages") + pl.col("voice_ms") // MS_PER_MINUTE + pl.col("reactions_given"),
 }
+# Voice sorts by the minutes shown, so members with equal minutes tie and go by userId.
 _MEMBER_SORT = {
-    "messages": "total_messages",
-    "voice": "total_voice_ms",
-    "reactions": "total_reactions_given",
-    "lastSeen": "last_seen",
+    "messages": pl.col("total_messages"),
+    "voice": pl.col("total_voice_ms") // MS_PER_MINUTE,
+    "reactions": pl.col("total_reactions_given"),
+    "lastSeen": pl.col("last_seen"),
 }
 BADGES = {1: "gold", 2: "silver", 3: "bronze"}
 
@@ -125,7 +126,7 @@ def member_page(
         rows = rows.filter(pl.col("total_voice_ms") >= min_voice_minutes * MS_PER_MINUTE)
     if active_only:
         rows = rows.filter(pl.col("last_seen") >= now - timedelta(days=7))
-    key = pl.col(_MEMBER_SORT[sort_by])
+    key = _MEMBER_SORT[sort_by]
     rows = rows.sort(
         [key, *snowflake_order("user_id")], descending=[descending, False, False], nulls_last=True
     )

@@ -65,9 +65,11 @@ def resolve(
 def _custom(start: datetime | None, end: datetime | None, now: datetime) -> Window:
     if start is None:
         raise PeriodError("from", "from is required when to is given")
-    end = min(end or now, now)
     if start.tzinfo is None:
         raise PeriodError("from", "from must be ISO-8601 with an offset or Z")
+    if end is not None and end.tzinfo is None:
+        raise PeriodError("to", "to must be ISO-8601 with an offset or Z")
+    end = min(end or now, now)
     if start >= end:
         raise PeriodError("to", "to must be later than from (and from earlier than now)")
     return Window(start.astimezone(UTC), end.astimezone(UTC))
