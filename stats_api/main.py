@@ -11,13 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from stats_api.api.routes import events, health
+from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members
 from stats_api.core.config import Settings, get_settings
 from stats_api.core.database import open_pool, resolve_database_url
 from stats_api.core.logging import configure_logging, configure_structlog, get_logger
 from stats_api.core.redis import RedisGate
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
+from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
 
 log = get_logger("stats.api")
@@ -35,7 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(events.router)
+    for stats in (dashboard, members, leaderboard, activity):
+        app.include_router(stats.router)
     app.add_exception_handler(PayloadError, _payload_error)
+    app.add_exception_handler(PeriodError, _period_error)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
@@ -67,6 +71,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 async def _payload_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, PayloadError)
     return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+
+async def _period_error(request: Request, exc: Exception) -> JSONResponse:
+    """The shape FastAPI gives query validation errors, naming the parameter."""
+    assert isinstance(exc, PeriodError)
+    detail = [{"loc": ["query", exc.param], "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -1,10 +1,11 @@
-"""Response models of the ingestion and health endpoints (and the documented shape of an event)."""
+"""Response models: ingestion, health and the stats answers (and the documented shape of an event)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 
 class EventIn(BaseModel):
@@ -47,3 +48,150 @@ class Readiness(BaseModel):
     database: Literal["ok", "unavailable"]
     migrations: Literal["current", "outdated", "unknown"]
     redis: Literal["ok", "unavailable"] = Field(description="optional: the API works without it")
+
+
+class CamelModel(BaseModel):
+    """snake_case in Python, camelCase in JSON (SPEC §3)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+Resolution = Literal["exact", "5min", "hour", "day"]
+INSTANT = "2024-05-06T00:00:00.000Z"
+USER_ID = "80351110224678912"
+
+
+class AnswerMeta(CamelModel):
+    period_start: str = Field(description="window start, UTC ISO-8601 with Z", examples=[INSTANT])
+    period_end: str = Field(
+        description="window end (exclusive), UTC ISO-8601 with Z",
+        examples=["2024-05-13T00:00:00.000Z"],
+    )
+    data_as_of: str | None = Field(
+        description="arrival time of the newest event counted; null when none is",
+        examples=["2024-05-12T23:59:58.120Z"],
+    )
+    resolution: Resolution = Field(
+        description="`exact` within the raw-event retention; older windows are answered from"
+        " rollups to the 5 minutes, the hour or the day",
+        examples=["exact"],
+    )
+
+
+class TopMember(CamelModel):
+    user_id: str = Field(examples=[USER_ID])
+    total_messages: int = Field(description="messages in the period", examples=[42])
+    total_voice_minutes: int = Field(description="voice minutes in the period", examples=[95])
+
+
+class Dashboard(AnswerMeta):
+    total_messages: int = Field(description="MESSAGE_CREATE events", examples=[1200])
+    total_voice_minutes: int = Field(description="floor(voice seconds / 60)", examples=[3600])
+    total_reactions: int = Field(description="MESSAGE_REACTION_ADD events", examples=[310])
+    unique_active_users: int = Field(
+        description="distinct users with an event or voice time", examples=[57]
+    )
+    new_members: int = Field(description="GUILD_MEMBER_ADD events", examples=[4])
+    left_members: int = Field(description="GUILD_MEMBER_REMOVE events", examples=[1])
+    messages_change: int | None = Field(
+        description="percent change against the previous period, halves away from zero;"
+        " null when the previous period had none, and for `all`",
+        examples=[-13],
+    )
+    voice_minutes_change: int | None = Field(description="as messagesChange", examples=[50])
+    reactions_change: int | None = Field(description="as messagesChange", examples=[200])
+    active_users_change: int | None = Field(description="as messagesChange", examples=[None])
+    top_members: list[TopMember] = Field(
+        description="the 3 members with most messages (at least one), ties by userId ascending"
+    )
+
+
+class MemberRow(CamelModel):
+    user_id: str = Field(examples=[USER_ID])
+    guild_id: str = Field(examples=["81384788765712384"])
+    total_messages: int = Field(description="lifetime messages", examples=[5120])
+    total_voice_minutes: int = Field(description="lifetime voice minutes", examples=[780])
+    total_reactions_given: int = Field(examples=[301])
+    total_reactions_received: int = Field(
+        description="reactions naming this member as data.messageAuthorId", examples=[155]
+    )
+    last_message_at: str | None = Field(examples=[INSTANT])
+    last_voice_at: str | None = Field(
+        description="end of the latest voice session (now while one is open)", examples=[INSTANT]
+    )
+    last_seen: str | None = Field(description="latest anything", examples=[INSTANT])
+    joined_at: str | None = Field(description="first GUILD_MEMBER_ADD kept", examples=[INSTANT])
+
+
+class Pagination(CamelModel):
+    total: int = Field(description="members matching the filters", examples=[57])
+    page: int = Field(examples=[1])
+    page_size: int = Field(examples=[20])
+    total_pages: int = Field(
+        description="ceil(total / pageSize); 0 when nothing matches", examples=[3]
+    )
+
+
+class MemberList(AnswerMeta):
+    members: list[MemberRow]
+    pagination: Pagination
+
+
+class MemberPeriodActivity(CamelModel):
+    total_messages: int = Field(description="messages in the period", examples=[12])
+    total_voice_minutes: int = Field(description="voice minutes in the period", examples=[40])
+    total_reactions_given: int = Field(examples=[3])
+    total_reactions_received: int = Field(examples=[5])
+    last_message_at: str | None = Field(
+        description="latest message in the period", examples=[INSTANT]
+    )
+    last_voice_at: str | None = Field(
+        description="latest voice time in the period", examples=[INSTANT]
+    )
+    last_seen: str | None = Field(description="latest anything in the period", examples=[INSTANT])
+
+
+class MemberDetail(AnswerMeta, MemberRow):
+    activity: MemberPeriodActivity = Field(description="this member's totals in the period")
+
+
+class LeaderboardEntry(CamelModel):
+    rank: int = Field(description="1..n without gaps", examples=[1])
+    user_id: str = Field(examples=[USER_ID])
+    score: int = Field(
+        description="the category's number; overall = messages + voice minutes + reactions given",
+        examples=[240],
+    )
+    total_messages: int = Field(examples=[120])
+    total_voice_minutes: int = Field(examples=[100])
+    total_reactions: int = Field(description="reactions given", examples=[20])
+    badge: Literal["gold", "silver", "bronze"] | None = Field(
+        description="ranks 1-3, else null", examples=["gold"]
+    )
+
+
+class Leaderboard(AnswerMeta):
+    category: Literal["messages", "voice", "reactions", "overall"] = Field(examples=["overall"])
+    entries: list[LeaderboardEntry] = Field(
+        description="members with a positive score, higher first, ties by userId ascending"
+    )
+
+
+class DataPoint(CamelModel):
+    timestamp: str = Field(
+        description="bucket start in `tz`, as a UTC instant (the first bucket counts from periodStart)",
+        examples=[INSTANT],
+    )
+    total_messages: int = Field(examples=[80])
+    total_voice_minutes: int = Field(examples=[240])
+    total_reactions: int = Field(examples=[12])
+    unique_active_users: int = Field(description="distinct over the bucket", examples=[9])
+    joins: int = Field(examples=[1])
+    leaves: int = Field(examples=[0])
+
+
+class ActivitySeries(AnswerMeta):
+    granularity: Literal["hour", "day", "week"] = Field(examples=["day"])
+    data_points: list[DataPoint] = Field(
+        description="one per bucket, no gaps; empty buckets are zeros"
+    )

@@ -1,0 +1,52 @@
+"""Cached stats answers in Redis, keyed so that new events make old entries unreachable.
+
+A key is `stats:cache:{guild}:{newest}:{endpoint}:{params hash}`, where `newest` is the guild's
+newest arrival (`max(last_received_at)` of its daily `window_arrivals` rows, read in the same
+snapshot the answer is computed from). Every stored event raises it, so once a guild gets new
+events no earlier entry is looked up again: that is how a guild's entries are dropped when new
+events arrive, without a scan or a delete; the stale ones simply expire after their TTL.
+
+Correctness never depends on Redis: a miss, an outage or a lost key only means computing the
+answer. An entry can at most be the TTL old in the instants of a named period (`today`, `week`
+... end at the moment they were computed), and when two ingest transactions of one guild
+overlap, the one that started first may commit last with an older arrival time; the answer
+cached in between is then served until its TTL runs out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from stats_api.core.redis import RedisGate
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_US = timedelta(microseconds=1)
+
+
+def cache_key(guild_id: str, newest: datetime | None, endpoint: str, params: dict[str, Any]) -> str:
+    stamp = 0 if newest is None else (newest - _EPOCH) // _US
+    digest = hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
+    return f"stats:cache:{guild_id}:{stamp}:{endpoint}:{digest}"
+
+
+class AnswerCache:
+    def __init__(self, redis: RedisGate, ttl_seconds: int) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+
+    @property
+    def enabled(self) -> bool:
+        return self._ttl > 0
+
+    def get(self, key: str) -> bytes | None:
+        if not self.enabled:
+            return None
+        return self._redis.run(lambda client: client.get(key))  # type: ignore[return-value]
+
+    def put(self, key: str, body: bytes) -> None:
+        if self.enabled:
+            self._redis.run(lambda client: client.set(key, body, ex=self._ttl))

@@ -1,0 +1,43 @@
+"""GET /v1/guilds/{guildId}/stats/dashboard: a period's totals against the previous period."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from stats_api import answers
+from stats_api.api.answering import ERRORS, Snapshot, StatsDep, latest, meta
+from stats_api.api.params import PeriodQuery
+from stats_api.schemas import Dashboard
+
+router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
+
+
+@router.get("/dashboard", response_model=Dashboard, responses=ERRORS)
+def dashboard(stats: StatsDep, query: Annotated[PeriodQuery, Query()]) -> Response:
+    """Totals of the period, their percent change against the previous period of the same
+    length (null for `all` or when the previous period had none) and the top 3 members by
+    messages. `resolution` describes the period itself; the previous period may rest on
+    coarser rollups when it lies beyond the raw-event retention."""
+    params = query.model_dump(mode="json", by_alias=True)
+    return stats.respond("dashboard", params, lambda snap: _dashboard(snap, query))
+
+
+def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
+    window, previous = snap.window(query)
+    current = snap.activity([(window.start, window.end)])
+    totals = answers.period_totals(current.totals.row(0, named=True))
+    before, as_of = None, current.data_as_of
+    if previous is not None:
+        earlier = snap.activity([(previous.start, previous.end)])
+        before = answers.period_totals(earlier.totals.row(0, named=True))
+        as_of = latest(as_of, earlier.data_as_of)
+    return Dashboard.model_validate(
+        {
+            **meta(window, as_of, current.resolution),
+            **totals,
+            **answers.changes(totals, before),
+            "topMembers": answers.top_members(current.members),
+        }
+    )

@@ -1,0 +1,34 @@
+"""GET /v1/guilds/{guildId}/stats/leaderboard: members ranked within a period."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from stats_api import answers
+from stats_api.api.answering import ERRORS, Snapshot, StatsDep, meta
+from stats_api.api.params import LeaderboardQuery
+from stats_api.schemas import Leaderboard
+
+router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
+
+
+@router.get("/leaderboard", response_model=Leaderboard, responses=ERRORS)
+def leaderboard(stats: StatsDep, query: Annotated[LeaderboardQuery, Query()]) -> Response:
+    """Members with a positive score in the period, higher first, ties by userId ascending;
+    ranks 1..n without gaps, badges gold, silver and bronze for ranks 1-3."""
+    params = query.model_dump(mode="json", by_alias=True)
+    return stats.respond("leaderboard", params, lambda snap: _leaderboard(snap, query))
+
+
+def _leaderboard(snap: Snapshot, query: LeaderboardQuery) -> Leaderboard:
+    window, _ = snap.window(query)
+    found = snap.activity([(window.start, window.end)])
+    return Leaderboard.model_validate(
+        {
+            **meta(window, found.data_as_of, found.resolution),
+            "category": query.category,
+            "entries": answers.leaderboard(found.members, query.category, query.limit),
+        }
+    )
