@@ -13,9 +13,13 @@ and the real Dagster assets backfill them, one run per job. Both databases are d
 from __future__ import annotations
 
 import argparse
+import os
+import pickle
 import shlex
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 
@@ -41,6 +45,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=3, help="compute timings: best of this many")
     p.add_argument("--backfill-days", type=int, default=7, help="0 skips the backfill")
     p.add_argument("--backfill-per-day", type=int, help="events per backfilled day")
+    p.add_argument(
+        "--stale-limit", type=int, default=60, help="cancel the unanalyzed member read after s"
+    )
+    p.add_argument(
+        "--backfill-member-index",
+        choices=["on", "off"],
+        default="on",
+        help="create the (guild_id, user_id) daily index in the backfill database first",
+    )
     p.add_argument("--work-mem", default="256MB", help="work_mem of the SQL session")
     p.add_argument("--sql-jit", choices=["on", "off"], default="off", help="jit of the SQL session")
     doc = p.add_mutually_exclusive_group()
@@ -49,7 +62,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def measure_polars(url: str, w: P.Window, repeat: int) -> dict:
+def measure_polars(url: str, w: P.Window, repeat: int, stale_limit_s: int) -> dict:
     with psycopg.connect(url) as conn:
         inputs = P.read_inputs(conn, w)
         grains = {}
@@ -68,7 +81,7 @@ def measure_polars(url: str, w: P.Window, repeat: int) -> dict:
             "grains": grains,
             "sessions": P.sessions(inputs, w),
             "voice_sessions": (voice_s, voice_counts["sessions"]),
-            "member_stats": P.member_stats(conn, w, repeat),
+            "member_stats": P.member_stats(conn, w, repeat, stale_limit_s),
         }
 
 
@@ -133,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         report["mix"] = type_mix(url)
         w = P.Window(day, day + DAY, as_of=datetime.now(UTC), cap=CAP)
         print("Polars: read, compute, write ...", flush=True)
-        report["polars"] = measure_polars(url, w, args.repeat)
+        report["polars"] = measure_polars(url, w, args.repeat, args.stale_limit)
         print("SQL GROUP BY in PostgreSQL ...", flush=True)
         report["sql"] = measure_sql(url, w, report["polars"], args)
     if args.backfill_days > 0:
@@ -144,10 +157,18 @@ def main(argv: list[str] | None = None) -> int:
                 url, first, args.backfill_days, per_day, seed=args.seed
             )
             print("backfill: one run per job ...", flush=True)
+            if args.backfill_member_index == "on":
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(P.MEMBER_INDEX)
+            report["backfill_member_index"] = args.backfill_member_index
             report["backfill"] = backfill.run(url, first, today)
             report["backfill_totals"] = backfill.totals(url, first, today)
     report["finished"] = datetime.now(UTC)
+    # Kept until the report renders, so a failure there does not lose a long run's figures.
+    saved = Path(tempfile.gettempdir()) / f"stats_bench_aggregate_{os.getpid()}.pickle"
+    saved.write_bytes(pickle.dumps(report))
     text = render(report)
+    saved.unlink()
     print(text)
     if args.doc or (args.size == "full" and not args.no_doc and not args.events):
         write_section(text)

@@ -54,6 +54,7 @@ def run(url: str, first: datetime, end: datetime) -> list[dict]:
             assets,
             instance=instance,
             resources=resources,
+            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             tags={
                 "dagster/asset_partition_range_start": keys[0],
                 "dagster/asset_partition_range_end": keys[1],
@@ -66,6 +67,11 @@ def run(url: str, first: datetime, end: datetime) -> list[dict]:
                 "partitions": (end - first) // every,
                 "range": f"{keys[0]} .. {keys[1]}",
                 "seconds": seconds,
+                "steps_s": sum(
+                    e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
+                    for e in outcome.get_step_success_events()
+                ),
+                "materializations": len(outcome.get_asset_materialization_events()),
                 "success": outcome.success,
             }
         )

@@ -155,8 +155,21 @@ def voice_sessions_rebuild(conn: psycopg.Connection, w: Window) -> tuple[dict[st
     )
 
 
-def member_stats(conn: psycopg.Connection, w: Window, repeat: int) -> dict[str, tuple[float, int]]:
-    """rebuild_member_stats split into read, compute and write (it needs the daily rows written)."""
+MEMBER_INDEX = (
+    "CREATE INDEX IF NOT EXISTS bench_member_activity_daily_member"
+    " ON member_activity (guild_id, user_id) WHERE period_type = 'daily'"
+)
+
+
+def member_stats(
+    conn: psycopg.Connection, w: Window, repeat: int, stale_limit_s: int
+) -> dict[str, tuple[float | None, int]]:
+    """rebuild_member_stats split into read, compute and write (it needs the daily rows written).
+
+    The read is timed three ways: as the pipeline runs it now, right after write_rollups, with
+    no statistics on the new rows (cancelled after `stale_limit_s`); the same with an index
+    led by (guild_id, user_id); and after ANALYZE without that index.
+    """
     query = (rollups.SQL_DIR / "select_member_daily_rows.sql").read_text()
 
     def read() -> pl.DataFrame:
@@ -178,13 +191,28 @@ def member_stats(conn: psycopg.Connection, w: Window, repeat: int) -> dict[str, 
             warehouse.copy_in(conn, "member_stats_stage", totals)
             conn.execute((rollups.SQL_DIR / "upsert_member_stats.sql").read_text())
 
+    conn.commit()
+    out: dict[str, tuple[float | None, int]] = {}
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{stale_limit_s}s",))
+    try:
+        daily, seconds = timed(read)
+        out["read, no statistics (as now)"] = (seconds, daily.height)
+    except psycopg.errors.QueryCanceled:
+        conn.rollback()
+        out["read, no statistics (as now)"] = (None, stale_limit_s)
+    conn.execute("RESET statement_timeout")
+    _, seconds = timed(lambda: conn.execute(MEMBER_INDEX))
     daily, read_s = timed(read)
+    out["read, no statistics, (guild_id, user_id) index"] = (read_s, daily.height)
+    conn.execute("DROP INDEX bench_member_activity_daily_member")
+    _, seconds = timed(lambda: conn.execute("ANALYZE member_activity"))
+    out["ANALYZE member_activity"] = (seconds, 0)
+    daily, read_s = timed(read)
+    out["read after ANALYZE"] = (read_s, daily.height)
     totals, compute_s = timed(
         lambda: activity.lifetime_member_stats(daily.lazy()).collect(), repeat
     )
+    out["compute"] = (compute_s, totals.height)
     _, write_s = timed(lambda: store(totals))
-    return {
-        "read": (read_s, daily.height),
-        "compute": (compute_s, totals.height),
-        "write": (write_s, totals.height),
-    }
+    out["write"] = (write_s, totals.height)
+    return out
