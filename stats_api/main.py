@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members
+from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
 from stats_api.core.config import Settings, get_settings
 from stats_api.core.database import open_pool, resolve_database_url
 from stats_api.core.logging import configure_logging, configure_structlog, get_logger
@@ -20,6 +21,7 @@ from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
 from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
+from stats_api.voice_live import LivePresence
 
 log = get_logger("stats.api")
 
@@ -36,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(events.router)
-    for stats in (dashboard, members, leaderboard, activity):
+    for stats in (dashboard, members, leaderboard, activity, voice):
         app.include_router(stats.router)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
@@ -58,7 +60,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = pool
     app.state.redis = redis
     app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
-    app.state.event_store = EventStore(pool)
+    app.state.live_presence = LivePresence(
+        redis,
+        cap=timedelta(hours=settings.voice_session_cap_hours),
+        future=timedelta(seconds=settings.future_tolerance_seconds),
+    )
+    app.state.event_store = EventStore(pool, on_voice=app.state.live_presence.apply)
     if settings.auth == "off":
         log.warning("STATS_AUTH=off: API keys are not checked; anyone can send and read events")
     try:

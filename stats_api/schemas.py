@@ -195,3 +195,21 @@ class ActivitySeries(AnswerMeta):
     data_points: list[DataPoint] = Field(
         description="one per bucket, no gaps; empty buckets are zeros"
     )
+
+
+class VoiceMember(CamelModel):
+    user_id: str = Field(examples=[USER_ID])
+    since: str = Field(description="when the member's current session opened", examples=[INSTANT])
+
+
+class VoiceChannel(CamelModel):
+    channel_id: str = Field(examples=["41771983444115456"])
+    members: list[VoiceMember] = Field(description="longest present first, ties by userId")
+
+
+class LiveVoice(CamelModel):
+    channels: list[VoiceChannel] = Field(description="channels with someone in them, by channelId")
+    data_as_of: str | None = Field(
+        description="arrival time of the newest voice event of the guild; null when none is kept",
+        examples=["2024-05-12T23:59:58.120Z"],
+    )

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import psycopg
-from fastapi import Depends, HTTPException, Response
+from fastapi import Depends, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from stats_api import repository
@@ -25,6 +25,7 @@ from stats_api.core.config import Settings
 from stats_api.core.redis import RedisGate
 from stats_api.coverage import ceil_to
 from stats_api.periods import Window, iso_z
+from stats_api.voice_live import LivePresence
 
 NEWEST_ARRIVAL_SQL = (
     "SELECT max(last_received_at) FROM window_arrivals"
@@ -171,7 +172,12 @@ def get_answerer(
     return StatsAnswerer(guild_id, conn, redis, settings)
 
 
+def get_live_presence(request: Request) -> LivePresence:
+    return request.app.state.live_presence  # type: ignore[no-any-return]
+
+
 StatsDep = Annotated[StatsAnswerer, Depends(get_answerer)]
+LivePresenceDep = Annotated[LivePresence, Depends(get_live_presence)]
 
 
 def _now() -> datetime:

@@ -1,6 +1,8 @@
 -- Moves the staged batch into events, skipping rows already stored (same guild, key and
 -- timestamp), and records the arrival in every window the new rows fall in: that is how the
 -- pipeline learns a computed window has late events. Duplicates touch no window.
+-- Answers the count of new rows, their voice changes in replay order (ts, seq) for the live
+-- voice hash, and the arrival time (epoch µs) they were recorded with.
 WITH staged AS MATERIALIZED (
     -- seq is arrival order (voice replay breaks timestamp ties with it), so it is drawn in the
     -- order the events came in, before the rows are re-sorted for locking below.
@@ -18,7 +20,7 @@ inserted AS (
     -- One lock order for every batch: concurrent batches sharing rows wait, never deadlock.
     ORDER BY guild_id, dedup_key, ts
     ON CONFLICT (guild_id, dedup_key, ts) DO NOTHING
-    RETURNING guild_id, ts, type
+    RETURNING guild_id, ts, type, seq, user_id, channel_id
 ),
 windows AS (
     SELECT inserted.guild_id, w.period_type, w.period_start,
@@ -42,4 +44,11 @@ arrivals AS (
         last_received_at = GREATEST(a.last_received_at, EXCLUDED.last_received_at),
         last_voice_received_at = GREATEST(a.last_voice_received_at, EXCLUDED.last_voice_received_at)
 )
-SELECT count(*) FROM inserted
+SELECT count(*),
+       coalesce(
+           json_agg(json_build_array(guild_id, user_id, channel_id,
+                                     (extract(epoch FROM ts) * 1000)::bigint) ORDER BY ts, seq)
+               FILTER (WHERE type = 'VOICE_STATE_UPDATE' AND user_id IS NOT NULL),
+           '[]'::json),
+       (extract(epoch FROM now()) * 1000000)::bigint
+FROM inserted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,12 +26,17 @@ STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS = 86_400_000
 
+# Called after a commit with the batch's new VOICE_STATE_UPDATE rows [guild, user, channel, ts_ms]
+# in (ts, seq) order and their arrival time in epoch µs (stats_api.voice_live.LivePresence.apply).
+VoiceHook = Callable[[list[list], int], None]
+
 
 class EventStore:
     """Stores batches through a pool, creating the daily partitions a batch needs on first sight."""
 
-    def __init__(self, pool: ConnectionPool) -> None:
+    def __init__(self, pool: ConnectionPool, *, on_voice: VoiceHook | None = None) -> None:
         self._pool = pool
+        self._on_voice = on_voice
         # Epoch day numbers known to have a partition; only grows after a commit that ensured them.
         self._known_days: set[int] = set()
 
@@ -58,10 +64,12 @@ class EventStore:
                 _ensure_partitions(conn, min(missing), max(missing))
             conn.execute(CREATE_STAGING_SQL)
             _copy_rows(conn, rows)
-            inserted = conn.execute(INSERT_EVENTS_SQL).fetchone()
+            inserted, voice, received_us = conn.execute(INSERT_EVENTS_SQL).fetchone() or (0, [], 0)
         if missing:
             self._known_days.update(range(min(missing), max(missing) + 1))
-        return int(inserted[0]) if inserted else 0
+        if voice and self._on_voice is not None:
+            self._on_voice(voice, received_us)
+        return int(inserted)
 
 
 def _ensure_partitions(conn: psycopg.Connection, first_day: int, last_day: int) -> None:

@@ -13,7 +13,7 @@ from stats_testkit import DAY, fixed_events, get_stats, midnight, msg, z
 
 from stats_api.keys import create_key
 
-PATHS = ["dashboard", "members", "members/9", "leaderboard", "activity"]
+PATHS = ["dashboard", "members", "members/9", "leaderboard", "activity", "voice/live"]
 
 
 @pytest.fixture

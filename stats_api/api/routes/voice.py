@@ -1,0 +1,48 @@
+"""GET /v1/guilds/{guildId}/stats/voice/live: who is in which voice channel now."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from fastapi import APIRouter
+
+from stats_api.api.answering import ERRORS, LivePresenceDep, StatsDep, as_of_z
+from stats_api.periods import iso_z
+from stats_api.schemas import LiveVoice
+from stats_api.voice_live import Entry
+
+router = APIRouter(prefix="/v1/guilds/{guildId}/stats/voice", tags=["stats"])
+
+NEWEST_VOICE_ARRIVAL_SQL = (
+    "SELECT max(last_voice_received_at) FROM window_arrivals"
+    " WHERE guild_id = %s AND period_type = 'daily'"
+)
+
+
+@router.get("/live", response_model=LiveVoice, responses=ERRORS)
+def live_voice(stats: StatsDep, presence: LivePresenceDep) -> LiveVoice:
+    """Members in a voice channel now and since when (their session's start), from the live
+    presence kept in Redis, or from the stored events when Redis lost it or is down. Sessions
+    open longer than the cap (24 hours) are not live. Not cached."""
+    with stats.snapshot() as snap:
+        row = snap.conn.execute(NEWEST_VOICE_ARRIVAL_SQL, (snap.guild_id,)).fetchone()
+        as_of = row[0] if row else None
+        present = presence.read(snap.conn, snap.guild_id, now=snap.now, newest_voice=as_of)
+    return LiveVoice.model_validate({"channels": _channels(present), "dataAsOf": as_of_z(as_of)})
+
+
+def _channels(present: list[tuple[str, Entry]]) -> list[dict[str, object]]:
+    """By channelId numerically; in a channel, longest present first, then by userId."""
+    by_channel: dict[str, list[tuple[str, Entry]]] = defaultdict(list)
+    for user, entry in present:
+        by_channel[entry.channel_id or ""].append((user, entry))
+    return [
+        {
+            "channelId": channel,
+            "members": [
+                {"userId": user, "since": iso_z(entry.since_at)}
+                for user, entry in sorted(members, key=lambda m: (m[1].since, len(m[0]), m[0]))
+            ],
+        }
+        for channel, members in sorted(by_channel.items(), key=lambda c: (len(c[0]), c[0]))
+    ]

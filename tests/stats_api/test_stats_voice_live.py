@@ -1,0 +1,162 @@
+"""GET .../stats/voice/live: kept in Redis by ingestion, rebuilt from PostgreSQL when lost.
+
+Each test has a guild of its own: the app's Redis database is shared with concurrent test runs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+from api_testkit import UNUSED_REDIS_URL
+from fastapi.testclient import TestClient
+from stats_testkit import MIN, get_stats, ok, random_guild, voice, z
+
+from stats_api.keys import create_key
+from stats_api.voice_live import live_key, marker_key
+
+
+@pytest.fixture
+def guild() -> str:
+    return random_guild()
+
+
+@pytest.fixture
+def keys(db: psycopg.Connection, guild: str) -> tuple[str, str]:
+    """(ingest key, read key) of the test's guild."""
+    ingest = create_key(db, scope="ingest", guild_ids=[guild])[1]
+    return ingest, create_key(db, scope="read", guild_ids=[guild])[1]
+
+
+@pytest.fixture
+def app_redis(redis_url: str, guild: str) -> Iterator[redis.Redis]:
+    """The app's Redis, as the test sees it; the guild's keys are removed afterwards."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.delete(live_key(guild), marker_key(guild))
+    client.close()
+
+
+@pytest.fixture
+def send(
+    post: Callable[..., httpx.Response], keys: tuple[str, str]
+) -> Callable[..., httpx.Response]:
+    def go(*events: dict[str, Any], via: TestClient | None = None) -> httpx.Response:
+        response = post(list(events), via=via, headers={"Authorization": f"Bearer {keys[0]}"})
+        assert response.status_code == 202, response.text
+        assert response.json()["rejected"] == 0, response.text
+        return response
+
+    return go
+
+
+def live(client: TestClient, keys: tuple[str, str], guild: str) -> dict[str, list[tuple]]:
+    """channelId -> [(userId, since)], in the answer's order."""
+    body = ok(get_stats(client, keys[1], "voice/live", guild=guild))
+    assert body["dataAsOf"] is not None
+    return {
+        c["channelId"]: [(m["userId"], m["since"]) for m in c["members"]] for c in body["channels"]
+    }
+
+
+def recent() -> datetime:
+    """A whole second in the recent past, so the steps below stay before now."""
+    return datetime.now(UTC).replace(microsecond=0) - 30 * MIN
+
+
+def test_join_move_and_leave_show_in_order(
+    client: TestClient, send: Callable, keys: tuple[str, str], guild: str, app_redis: redis.Redis
+) -> None:
+    t = recent()
+    send(voice(t, "5", "800", guild), voice(t + MIN, "6", "800", guild))
+    assert live(client, keys, guild) == {"800": [("5", z(t)), ("6", z(t + MIN))]}
+    assert app_redis.hget(marker_key(guild), "state") == b"built"
+
+    # Ingestion keeps the hash from here: a mute in the same channel keeps since, a move resets it.
+    send(voice(t + 2 * MIN, "5", "800", guild))
+    send(voice(t + 5 * MIN, "5", "801", guild))
+    stored = json.loads(app_redis.hget(live_key(guild), "5") or b"{}")
+    assert stored == {"channelId": "801", "since": int((t + 5 * MIN).timestamp() * 1000),
+                      "ts": int((t + 5 * MIN).timestamp() * 1000)}  # fmt: skip
+    assert live(client, keys, guild) == {"800": [("6", z(t + MIN))], "801": [("5", z(t + 5 * MIN))]}
+
+    send(voice(t + 6 * MIN, "6", None, guild))
+    assert live(client, keys, guild) == {"801": [("5", z(t + 5 * MIN))]}
+
+
+def test_an_event_older_than_the_entry_changes_nothing(
+    client: TestClient, send: Callable, keys: tuple[str, str], guild: str, app_redis: redis.Redis
+) -> None:
+    t = recent()
+    send(voice(t, "5", "800", guild), voice(t + 5 * MIN, "5", "801", guild))
+    assert live(client, keys, guild) == {"801": [("5", z(t + 5 * MIN))]}
+
+    # Arrives late: in the replay it comes before the move, so the move still decides.
+    send(voice(t + 2 * MIN, "5", "900", guild))
+    assert live(client, keys, guild) == {"801": [("5", z(t + 5 * MIN))]}
+    app_redis.delete(live_key(guild), marker_key(guild))
+    assert live(client, keys, guild) == {"801": [("5", z(t + 5 * MIN))]}
+
+
+def test_a_lost_hash_is_rebuilt_from_the_events(
+    client: TestClient, send: Callable, keys: tuple[str, str], guild: str, app_redis: redis.Redis
+) -> None:
+    t = recent()
+    send(voice(t, "5", "800", guild), voice(t, "7", "800", guild))
+    assert live(client, keys, guild) == {"800": [("5", z(t)), ("7", z(t))]}
+    send(voice(t + 3 * MIN, "7", "802", guild), voice(t + 4 * MIN, "5", None, guild))
+
+    app_redis.delete(live_key(guild))  # the marker survives: the read must notice the loss
+    assert live(client, keys, guild) == {"802": [("7", z(t + 3 * MIN))]}
+    assert app_redis.hget(marker_key(guild), "state") == b"built"
+    app_redis.delete(live_key(guild), marker_key(guild))
+    assert live(client, keys, guild) == {"802": [("7", z(t + 3 * MIN))]}
+    assert json.loads(app_redis.hget(live_key(guild), "5") or b"{}")["channelId"] is None
+
+
+def test_events_missed_while_the_hook_could_not_write_are_picked_up(
+    client: TestClient,
+    make_client: Callable[..., TestClient],
+    send: Callable,
+    keys: tuple[str, str],
+    guild: str,
+    app_redis: redis.Redis,
+) -> None:
+    t = recent()
+    send(voice(t, "5", "800", guild))
+    assert live(client, keys, guild) == {"800": [("5", z(t))]}
+    # Stored while Redis was away: the hash never saw it, so the marker's asof fell behind.
+    send(voice(t + MIN, "5", "801", guild), via=make_client(redis_url=UNUSED_REDIS_URL))
+    assert json.loads(app_redis.hget(live_key(guild), "5") or b"{}")["channelId"] == "800"
+    assert live(client, keys, guild) == {"801": [("5", z(t + MIN))]}
+
+
+def test_a_session_older_than_the_cap_is_not_live(
+    client: TestClient, send: Callable, keys: tuple[str, str], guild: str, app_redis: redis.Redis
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    send(voice(now - timedelta(hours=25), "5", "800", guild), voice(now - MIN, "6", "800", guild))
+    assert live(client, keys, guild) == {"800": [("6", z(now - MIN))]}
+    # Through the hook as well: the entry is written, but not shown.
+    send(voice(now - timedelta(hours=24, minutes=1), "8", "800", guild))
+    assert app_redis.hexists(live_key(guild), "8")
+    assert live(client, keys, guild) == {"800": [("6", z(now - MIN))]}
+
+
+def test_without_redis_the_answer_comes_from_postgresql(
+    make_client: Callable[..., TestClient], send: Callable, keys: tuple[str, str], guild: str
+) -> None:
+    down = make_client(redis_url=UNUSED_REDIS_URL)
+    t = recent()
+    send(voice(t, "5", "800", guild), voice(t + MIN, "5", "801", guild), via=down)
+    send(voice(t + 2 * MIN, "10", "801", guild), voice(t + 2 * MIN, "9", "801", guild), via=down)
+    # Same since: ties by userId numerically, "9" before "10".
+    assert live(down, keys, guild) == {
+        "801": [("5", z(t + MIN)), ("9", z(t + 2 * MIN)), ("10", z(t + 2 * MIN))]
+    }
