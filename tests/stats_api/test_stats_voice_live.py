@@ -20,6 +20,7 @@ from stats_testkit import MIN, get_stats, ok, random_guild, voice, z
 
 from stats_api.keys import create_key
 from stats_api.voice_live import live_key, marker_key
+from stats_platform import retention
 
 
 @pytest.fixture
@@ -160,3 +161,21 @@ def test_without_redis_the_answer_comes_from_postgresql(
     assert live(down, keys, guild) == {
         "801": [("5", z(t + MIN)), ("9", z(t + 2 * MIN)), ("10", z(t + 2 * MIN))]
     }
+
+
+def test_retention_cleaning_leaves_the_marker_and_live_members_alone(
+    client: TestClient, send: Callable, keys: tuple[str, str], guild: str, app_redis: redis.Redis
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    send(voice(now - timedelta(hours=25), "5", "800", guild), voice(now - MIN, "6", "800", guild))
+    send(
+        voice(now - timedelta(hours=25), "7", "801", guild), voice(now - 2 * MIN, "7", None, guild)
+    )
+    assert live(client, keys, guild) == {"800": [("6", z(now - MIN))]}
+    send(voice(now - timedelta(hours=24, minutes=1), "8", "800", guild))  # written by the hook
+
+    # The pipeline's op scans stats:voice:live:* as hashes of entries with a numeric `since`.
+    retention.clean_stale_voice_presence(app_redis, cap=timedelta(hours=24))
+    assert not app_redis.hexists(live_key(guild), "8")
+    assert app_redis.hget(marker_key(guild), "state") == b"built"
+    assert live(client, keys, guild) == {"800": [("6", z(now - MIN))]}
