@@ -126,3 +126,23 @@ def test_totals_by_type_reactions_joins_leaves_and_events_without_user(
         ("6", 1, 0, 0, 0, 0, 1, None, None, t(11, 30)),
         ("7", 1, 0, 0, 0, 0, 0, None, None, t(13)),
     ]
+
+
+def test_guilds_are_counted_apart(db, store, t, base, resources):
+    store(
+        message(t(10), "1"),
+        message(t(10, 1), "1", guild_id="200"),
+        message(t(10, 2), "2", guild_id="200"),
+        voice(t(10, 3), "1", "900", guild_id="200"),
+        voice(t(10, 13), "1", None, guild_id="200"),
+    )
+    materialize([ROLLUPS["hourly"]], resources, grain="hourly", start=t(10))
+
+    assert rows(
+        db,
+        "SELECT guild_id, total_events, total_messages, voice_ms, unique_active_users"
+        " FROM metrics_snapshots ORDER BY guild_id",
+    ) == [("100", 1, 1, 0, 1), ("200", 4, 2, 10 * MIN_MS, 2)]
+    assert rows(
+        db, "SELECT guild_id, user_id, messages, voice_ms FROM member_activity ORDER BY 1, 2"
+    ) == [("100", "1", 1, 0), ("200", "1", 1, 10 * MIN_MS), ("200", "2", 1, 0)]

@@ -216,3 +216,31 @@ def test_next_day_run_ends_a_session_the_previous_day_run_saw_open(db, store, t,
     materialize([DAILY_ASSETS[0]], resources, grain="daily", start=base + DAY)
 
     assert sessions(db) == [("7", "900", t(23, 50), t(24, 20), "leave")]
+
+
+def test_late_voice_event_before_a_checkpoint_makes_the_replay_start_further_back(
+    db, store, t, base, resources
+):
+    store(message(t(10), "1"))
+    materialize(DAILY_ASSETS, resources, grain="daily", start=base, last=base + DAY)
+    assert checkpoints(db) == []
+
+    # User 2 joined at 23:00 on day 0; the event arrives after midnight's checkpoint was taken.
+    store(voice(t(23), "2", "900", received_at=datetime.now(UTC)))
+    materialize([ROLLUPS["daily"]], resources, grain="daily", start=base + DAY)
+
+    # Capped 24 hours after 23:00: 23 hours on day 1, found only by replaying day 0.
+    assert member_voice(db, "daily") == {(base + DAY, "2"): 23 * HOUR_MS}
+
+
+def test_session_still_open_is_stored_open_and_counts_up_to_the_window_end(db, store, resources):
+    # Joined one second before today's midnight and still in voice (its cap is nearly a day off).
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    yesterday = today - DAY
+    store(voice(today - timedelta(seconds=1), "8", "900"))
+    materialize(DAILY_ASSETS, resources, grain="daily", start=yesterday)
+
+    assert sessions(db) == [("8", "900", today - timedelta(seconds=1), None, None)]
+    assert checkpoints(db) == [(today, "8", "900", today - timedelta(seconds=1))]
+    assert member_voice(db, "daily") == {(yesterday, "8"): 1000}
+    assert rows(db, "SELECT last_voice_at FROM member_stats") == [(today,)]
