@@ -21,9 +21,8 @@ from stats_api import repository
 from stats_api.answer_cache import AnswerCache, cache_key
 from stats_api.api.deps import ConnDep, ReadGuildDep, RedisDep, SettingsDep
 from stats_api.api.params import PeriodQuery
-from stats_api.core.config import Settings
+from stats_api.core.config import Settings, raw_retention_horizon
 from stats_api.core.redis import RedisGate
-from stats_api.coverage import ceil_to
 from stats_api.periods import Window, iso_z
 from stats_api.voice_live import LivePresence
 
@@ -74,14 +73,12 @@ class Snapshot:
         )
 
     def lifetime(self) -> pl.DataFrame:
-        # lifetime_members corrects whole UTC days from its horizon on: the first day kept whole.
-        first_whole_day = ceil_to(self.raw_horizon, timedelta(days=1))
         return repository.lifetime_members(
             self.conn,
             guild_id=self.guild_id,
             now=self.now,
             cap=self.cap,
-            raw_horizon=first_whole_day,
+            raw_horizon=self.raw_horizon,
         )
 
     def window(self, query: PeriodQuery) -> tuple[Window, Window | None]:
@@ -138,7 +135,7 @@ class StatsAnswerer:
                 guild_id=guild,
                 now=now,
                 cap=timedelta(hours=self._settings.voice_session_cap_hours),
-                raw_horizon=raw_horizon(now, self._settings.raw_retention_days),
+                raw_horizon=raw_retention_horizon(now, self._settings.raw_retention_days),
                 newest=newest,
             )
 
@@ -154,16 +151,6 @@ class StatsAnswerer:
             body = compute(snap).model_dump_json(by_alias=True).encode()
         self._cache.put(key, body)
         return _json(body, "miss" if self._cache.enabled else "off")
-
-
-def raw_horizon(now: datetime, retention_days: int) -> datetime:
-    """The instant from which every raw event is still kept.
-
-    Retention deletes events older than its run time minus the retention, an instant and not a
-    midnight; a run can only have happened before `now`, so nothing at or after this is gone.
-    (stats_platform.partitions.raw_retention_horizon, without importing Dagster into the API.)
-    """
-    return now - timedelta(days=retention_days)
 
 
 def get_answerer(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -59,6 +60,16 @@ class Settings(BaseSettings):
                 "STATS_FIVE_MINUTE_RETENTION_DAYS may not exceed STATS_SNAPSHOT_RETENTION_DAYS"
             )
         return self
+
+
+def raw_retention_horizon(now: datetime, retention_days: int) -> datetime:
+    """UTC midnight of the oldest day whose raw events are all kept.
+
+    Retention removes whole UTC days before this instant, never part of a day: every window
+    from here on can be recomputed, and voice replayed from this midnight's checkpoint, exactly.
+    """
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=retention_days)
 
 
 def get_settings() -> Settings:

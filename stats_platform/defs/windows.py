@@ -21,8 +21,6 @@ def covered_until_for(end: datetime, pipeline: PipelineSettings) -> datetime:
 
 
 def refuse_expired_window(start: datetime) -> None:
-    # The horizon is an instant (retention deletes rows with ts < now - retention), not the
-    # midnight the partitions start at: the oldest day offered loses its first hours.
     horizon = raw_retention_horizon()
     if start < horizon:
         raise dg.Failure(

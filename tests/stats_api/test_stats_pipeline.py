@@ -14,7 +14,7 @@ from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, MIN, clear_rollups, fixed_events, get_stats, midnight, msg, ok
 
-from stats_api.api.answering import raw_horizon
+from stats_api.core.config import raw_retention_horizon
 from stats_api.keys import create_key
 from stats_platform.defs.members.assets import member_stats
 from stats_platform.defs.rollups.assets import rollups_5min, rollups_daily, rollups_hourly
@@ -122,6 +122,6 @@ def test_a_late_event_after_materializing_is_counted(
 
 
 def test_raw_events_are_read_only_where_retention_cannot_have_deleted_them() -> None:
-    # Retention deletes ts < (its run time - 30 days), an instant; its runs are all before now.
+    # Retention removes whole UTC days before midnight 30 days back; that day is kept whole.
     now = datetime(2024, 5, 31, 15, 20, tzinfo=UTC)
-    assert raw_horizon(now, 30) == datetime(2024, 5, 1, 15, 20, tzinfo=UTC)
+    assert raw_retention_horizon(now, 30) == datetime(2024, 5, 1, tzinfo=UTC)

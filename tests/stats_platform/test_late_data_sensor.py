@@ -30,7 +30,7 @@ from platform_testkit import (
 
 from stats_platform import rollups
 from stats_platform.defs.late_data.sensors import late_data_sensor
-from stats_platform.partitions import retention_horizon_day
+from stats_platform.partitions import raw_retention_horizon
 
 DAY = timedelta(days=1)
 
@@ -160,9 +160,9 @@ def test_arrivals_in_windows_not_computed_yet_are_left_to_the_schedules(
 def test_late_voice_on_the_oldest_recomputable_day_requests_only_recomputable_windows(
     db, store, database_url, instance, code_location
 ):
-    # The day before this one is where the raw horizon (now - 30 days) falls: its events are
-    # partly gone, so it cannot be recomputed and the daily range starts here.
-    day = retention_horizon_day() + DAY
+    # This is the oldest day retention keeps whole; the day before may be gone, so the daily
+    # range a late voice event asks for (normally from the day before) starts here.
+    day = raw_retention_horizon()
     one_hour = run_resources(database_url, voice_cap_hours=1)
     store(message(day + timedelta(hours=10, minutes=1), "1"))
     materialize([ROLLUPS["5min"]], one_hour, grain="5min", start=day + timedelta(hours=10))

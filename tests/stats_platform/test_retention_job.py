@@ -21,9 +21,10 @@ from platform_testkit import (
     run_resources,
 )
 
-from stats_platform import rollups
+from stats_api.core.config import raw_retention_horizon as horizon_at
 from stats_platform.defs.retention.ops import retention_job
-from stats_platform.partitions import retention_horizon_day
+from stats_platform.defs.windows import refuse_expired_window
+from stats_platform.partitions import raw_retention_horizon
 from stats_platform.resources import RedisResource
 
 DAY = timedelta(days=1)
@@ -72,14 +73,17 @@ def partition_day(name: str) -> datetime:
     return datetime.strptime(name.removeprefix("events_p"), "%Y%m%d").replace(tzinfo=UTC)
 
 
-def test_raw_events_past_the_horizon_are_removed_by_partition_and_by_row(
+def test_raw_events_of_days_past_the_horizon_are_removed_with_their_partitions(
     db, store, t, instance, retention_resources
 ):
-    horizon = datetime.now(UTC) - 10 * DAY  # the run's own is a few seconds later
+    # Raw retention is 10 days here: the horizon is UTC midnight ten days before today, and
+    # every day wholly before it goes, partition and all; the horizon's own day stays whole.
+    horizon = horizon_at(datetime.now(UTC), 10)
     store(
         message(horizon - 2 * DAY, "1"),  # in a day wholly before the horizon
-        message(horizon - timedelta(minutes=1), "1"),  # just before it
-        message(horizon + timedelta(minutes=10), "1"),  # just after it: kept
+        message(horizon - timedelta(minutes=1), "1"),  # last minute before it: removed
+        message(horizon, "1"),  # its first instant: kept
+        message(horizon + timedelta(minutes=10), "1"),
         message(t(10), "1"),
     )
     partitions_before = event_partitions(db)
@@ -92,26 +96,22 @@ def test_raw_events_past_the_horizon_are_removed_by_partition_and_by_row(
     # Two ops observe `events`, in whichever order they ran.
     (dropped,) = [o for o in observations(instance, "events") if "horizon" in o]
     (created,) = [o for o in observations(instance, "events") if "horizon" not in o]
-    run_horizon = datetime.fromisoformat(dropped["horizon"])
-    expired = [p for p in partitions_before if partition_day(p) + DAY <= run_horizon]
-    assert (
-        partition_day(expired[-1])
-        == datetime.combine(run_horizon.date(), datetime.min.time(), UTC) - DAY
-    )
+    expired = [p for p in partitions_before if partition_day(p) < horizon]
+    assert partition_day(expired[-1]) == horizon - DAY
     assert dropped == {
-        "horizon": dropped["horizon"],
+        "horizon": horizon.isoformat(),
         "rows_removed": 2,
         "partitions_dropped": len(expired),
     }
     assert created == {"partitions_created": 1}
     assert rows(db, "SELECT ts FROM events ORDER BY ts") == [
+        (horizon,),
         (horizon + timedelta(minutes=10),),
         (t(10),),
     ]
     assert event_partitions(db) == sorted(set(partitions_before) - set(expired))
-    assert run_horizon.strftime("events_p%Y%m%d") in event_partitions(db)
     assert rows(
-        db, "SELECT count(*) FROM window_arrivals WHERE period_start < %s", (run_horizon - DAY,)
+        db, "SELECT count(*) FROM window_arrivals WHERE period_start < %s", (horizon - DAY,)
     ) == [(0,)]
 
 
@@ -185,34 +185,10 @@ def test_live_voice_entries_older_than_the_cap_are_removed(
     assert observations(instance, "live_voice_presence") == [{"entries_removed": 2}]
 
 
-def test_a_window_retention_has_cut_into_is_refused_not_erased(
-    db, store, instance, retention_resources
-):
-    # The oldest partition offered is the day the raw horizon (now - 30 days) falls in: its
-    # first hours go at the next retention run, and recomputing it would count only the rest.
-    first_day = retention_horizon_day()
-    store(message(first_day + timedelta(milliseconds=1), "1"))
-    with db.transaction():
-        now = datetime.now(UTC)
-        computed = rollups.compute_rollups(
-            db, grain="daily", start=first_day, end=first_day + DAY, covered_until=now, cap=DAY
-        )
-        rollups.write_rollups(
-            db, computed, grain="daily", start=first_day, end=first_day + DAY, covered_until=now
-        )
-    result = retention_job.execute_in_process(resources=retention_resources, instance=instance)
-    assert result.success
-    assert rows(db, "SELECT count(*) FROM events") == [(0,)]
-
-    rerun = materialize(
-        [ROLLUPS["daily"]],
-        retention_resources,
-        grain="daily",
-        start=first_day,
-        raise_on_error=False,
-    )
-
-    assert not rerun.success
-    assert rows(db, "SELECT period_start, total_messages FROM metrics_snapshots") == [
-        (first_day, 1)
-    ]
+def test_a_window_before_the_horizon_is_refused_not_erased(db, store):
+    # Its events may be gone: recomputing it would replace good rows with a partial count.
+    # The horizon's own day is kept whole by retention, so its windows are recomputable.
+    horizon = raw_retention_horizon()
+    with pytest.raises(dg.Failure, match="before the raw-event retention horizon"):
+        refuse_expired_window(horizon - timedelta(minutes=5))
+    refuse_expired_window(horizon)

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from stats_api.core.config import raw_retention_horizon
 from stats_platform import retention
 from stats_platform.resources import PipelineSettings, PostgresResource, RedisResource
 
@@ -27,8 +28,10 @@ def drop_expired_events(
     postgres: PostgresResource,
     pipeline: PipelineSettings,
 ):
-    """Removes raw events older than the raw retention: whole days first, then the boundary day's rows."""
-    horizon = _horizon(config.raw_retention_days or pipeline.raw_retention_days)
+    """Removes raw events of every UTC day wholly past the raw retention (whole partitions or chunks)."""
+    horizon = raw_retention_horizon(
+        datetime.now(UTC), config.raw_retention_days or pipeline.raw_retention_days
+    )
     with postgres.connect() as conn:
         removed = retention.drop_expired_events(conn, horizon=horizon)
     context.log_event(
