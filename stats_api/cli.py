@@ -14,6 +14,7 @@ from stats_api.core.database import resolve_database_url
 from stats_api.core.logging import configure_logging
 from stats_api.core.migrations import migrate
 from stats_api.keys import ApiKey, Scope, create_key, list_keys, revoke_key
+from stats_api.simulate.command import simulate_command
 
 app = typer.Typer(
     help="Discord stats platform: database, keys, API, pipeline.", no_args_is_help=True
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.command("simulate")(simulate_command)
 
 HostOption = Annotated[str, typer.Option(help="interface to listen on")]
 PortOption = Annotated[int, typer.Option(help="port to listen on")]
