@@ -1,0 +1,225 @@
+"""The stats API benchmark's data: days of events in a fresh database, rolled up as production has them.
+
+Events are `benchmarks.aggregate_data.day_events` (events_gen's heavy-tailed guilds and members,
+voice shaped as sessions): one seeded day, generated once and shifted to every day, so the same
+people come back day after day as lifetime totals need; ids get the day as a prefix. They fill
+[oldest, newest]: `oldest` is the first whole hour after now - days + 1 h (inside the raw
+retention, which starts at now - 30 days), `newest` two minutes before the build starts. Each row
+is stored with `received_at` = ts + 1..10 s and `window_arrivals` as ingestion would leave them,
+so no computed window is stale.
+
+The rollups are Dagster backfills, one run per job over a partition range (what
+`dagster asset materialize --partition-range` does, here `dg.materialize` with the range tags and
+no settle or batch delay). Like production's, they cover the whole raw retention even where a
+short dataset has no events (computed windows are global, so a guild's quiet days are computed
+too): the daily job (voice_sessions, rollups_daily, member_stats) over every whole day, hourly
+over every whole hour from the first after the retention instant + 1 h, 5-minute over the last
+`five_min_days` days. The oldest day starts before the raw-retention instant, which the assets
+may refuse to recompute; production computed it when it was fresh, so it is computed here by the
+same library calls the daily assets make (stats_platform.rollups), before the backfills.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import psycopg
+
+from benchmarks.aggregate_data import COPY_ROWS, DAY, EVENT_COLUMNS, day_events, utc_midnight
+from stats_api.core.config import get_settings
+from stats_platform import rollups, warehouse
+
+HOUR = timedelta(hours=1)
+FIVE_MINUTES = timedelta(minutes=5)
+CAP = timedelta(hours=24)
+VOICE = "VOICE_STATE_UPDATE"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+@dataclass(frozen=True)
+class Span:
+    """Where the events lie, [oldest, newest]; the rollups start at `first_hour`."""
+
+    started: datetime
+    oldest: datetime
+    newest: datetime
+    first_hour: datetime
+
+    @classmethod
+    def ending_now(cls, days: int, retention_days: int) -> Span:
+        started = datetime.now(UTC).replace(microsecond=0)
+        oldest = ceil_to(started - days * DAY + HOUR, HOUR)
+        first_hour = ceil_to(started - retention_days * DAY + HOUR, HOUR)
+        return cls(started, oldest, started - timedelta(minutes=2), first_hour)
+
+
+def floor_to(at: datetime, every: timedelta) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return epoch + (at - epoch) // every * every
+
+
+def ceil_to(at: datetime, every: timedelta) -> datetime:
+    floor = floor_to(at, every)
+    return floor if floor == at else floor + every
+
+
+def events_frame(span: Span, per_day: int, *, seed: int) -> pl.DataFrame:
+    """Rows of `events` (received_at included) with ts in [oldest, newest], in ts order."""
+    first_day = utc_midnight(span.oldest)
+    base = day_events(per_day, first_day, seed=seed)
+    days = (utc_midnight(span.newest) - first_day) // DAY + 1
+    frames = [
+        base.with_columns(
+            pl.col("ts") + i * DAY,
+            pl.concat_str(pl.lit(f"d{i:02d}"), pl.col("dedup_key")).alias("dedup_key"),
+        )
+        for i in range(days)
+    ]
+    frame = pl.concat(frames).filter(pl.col("ts").is_between(span.oldest, span.newest))
+    # 1 to 10 s between a bot stamping an event and the API storing it, spread evenly.
+    delay_ms = pl.int_range(pl.len(), dtype=pl.Int64) * 7919 % 9000 + 1000
+    return frame.with_columns(
+        pl.col("dedup_key").alias("event_id"),
+        received_at=pl.col("ts") + pl.duration(milliseconds=delay_ms),
+    )
+
+
+def copy_events(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
+    """COPY in slices, one transaction each; seq follows the frame's (ts) order."""
+    columns = [*EVENT_COLUMNS, "received_at"]
+    statement = f"COPY events ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
+    for offset in range(0, frame.height, COPY_ROWS):
+        buffer = io.BytesIO()
+        frame.slice(offset, COPY_ROWS).select(columns).write_csv(
+            buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.3f+00:00"
+        )
+        with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:  # type: ignore[arg-type]
+            copy.write(buffer.getvalue())
+
+
+def window_arrivals(frame: pl.DataFrame) -> pl.DataFrame:
+    """Newest arrival per (guild, grain, window), and newest voice arrival: ingestion's upsert."""
+    grains = {"5min": "5m", "hourly": "1h", "daily": "1d"}
+    return pl.concat(
+        [
+            frame.group_by("guild_id", pl.col("ts").dt.truncate(every).alias("period_start"))
+            .agg(
+                last_received_at=pl.col("received_at").max(),
+                last_voice_received_at=pl.col("received_at").filter(pl.col("type") == VOICE).max(),
+            )
+            .with_columns(period_type=pl.lit(grain))
+            for grain, every in grains.items()
+        ]
+    )
+
+
+def load(url: str, span: Span, per_day: int, *, seed: int) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    frame = events_frame(span, per_day, seed=seed)
+    timings["generate_s"] = time.perf_counter() - started
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        copy_events(conn, frame)
+        timings["copy_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        with conn.transaction():
+            warehouse.copy_in(conn, "window_arrivals", window_arrivals(frame))
+        conn.execute("ANALYZE")
+        conn.commit()
+        timings["arrivals_analyze_s"] = time.perf_counter() - started
+    timings["events"] = frame.height
+    return timings
+
+
+def first_partial_day(url: str, day: datetime) -> float:
+    """The daily job's three steps for the day the assets refuse (it starts before the horizon)."""
+    started = time.perf_counter()
+    end = day + DAY
+    with psycopg.connect(url) as conn:
+        covered = datetime.now(UTC)
+        rollups.rebuild_voice_sessions(conn, start=day, end=end, covered_until=covered, cap=CAP)
+        result = rollups.compute_rollups(
+            conn, grain="daily", start=day, end=end, covered_until=covered, cap=CAP
+        )
+        rollups.write_rollups(
+            conn, result, grain="daily", start=day, end=end, covered_until=covered
+        )
+        rollups.rebuild_member_stats(conn, start=day, end=end)
+        conn.commit()
+    return time.perf_counter() - started
+
+
+def backfill(
+    url: str, label: str, assets: list, partitions, first: datetime, end: datetime
+) -> dict:
+    """One Dagster run over the partitions of [first, end), as a single-run backfill."""
+    import dagster as dg
+
+    from stats_platform.resources import PipelineSettings, PostgresResource
+
+    every = {"daily": DAY, "hourly": HOUR}.get(label, FIVE_MINUTES)
+    keys = (first.strftime(partitions.fmt), (end - every).strftime(partitions.fmt))
+    started = time.perf_counter()
+    outcome = dg.materialize(
+        assets,
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={
+            "postgres": PostgresResource(url=url),
+            "pipeline": PipelineSettings(settle_seconds=0, batch_delay_seconds=0),
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[1]},
+    )
+    return {
+        "job": label,
+        "range": f"{keys[0]} .. {keys[1]}",
+        "partitions": (end - first) // every,
+        "seconds": time.perf_counter() - started,
+        "success": outcome.success,
+    }
+
+
+def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
+    from stats_platform.defs.members.assets import member_stats
+    from stats_platform.defs.rollups.assets import rollups_5min, rollups_daily, rollups_hourly
+    from stats_platform.defs.voice.assets import voice_sessions
+    from stats_platform.partitions import (
+        daily_partitions,
+        five_minute_partitions,
+        hourly_partitions,
+    )
+
+    now = datetime.now(UTC)
+    first_day = utc_midnight(span.first_hour)
+    today = utc_midnight(now)
+    five_from = max(today - (five_min_days - 1) * DAY, span.first_hour)
+    partial_s = first_partial_day(url, first_day)
+    runs = [
+        backfill(url, "daily", [voice_sessions, rollups_daily, member_stats], daily_partitions,
+                 first_day + DAY, today),
+        backfill(url, "hourly", [rollups_hourly], hourly_partitions,
+                 span.first_hour, floor_to(now, HOUR)),
+        backfill(url, "5min", [rollups_5min], five_minute_partitions,
+                 five_from, floor_to(datetime.now(UTC), FIVE_MINUTES)),
+    ]  # fmt: skip
+    return {"first_partial_day_s": partial_s, "runs": runs, "five_min_from": five_from}
+
+
+def build(url: str, *, days: int, per_day: int, seed: int, five_min_days: int) -> dict:
+    """Loads and rolls up the dataset; returns what was built and how long each step took."""
+    span = Span.ending_now(days, get_settings().raw_retention_days)
+    started = time.perf_counter()
+    loaded = load(url, span, per_day, seed=seed)
+    built = materialize(url, span, five_min_days=five_min_days)
+    return {
+        "span": span,
+        **loaded,
+        **built,
+        "total_s": time.perf_counter() - started,
+    }

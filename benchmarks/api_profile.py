@@ -1,0 +1,205 @@
+"""Where a cold stats answer's time goes: the route's own code run in process, phase by phase.
+
+The answer is computed as the route computes it (StatsAnswerer.snapshot, the route's compute
+function, model_dump_json), without HTTP, with the answer cache off. The steps of
+`stats_api.repository` and `stats_platform.warehouse` are wrapped with timers that nest, so each
+phase shows its own time without its timed children (a COPY under the rollup read is listed
+under it). A cProfile of one more run goes to benchmarks/out/.
+
+    .venv/bin/python -m benchmarks.api_profile --database-url URL --guild ID --endpoint "dashboard month"
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import io
+import pstats
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from benchmarks.api_load import ENDPOINTS, Cell, Endpoint, Guild
+from benchmarks.harness import OUT_DIR
+from stats_api import repository
+from stats_api.api import answering
+from stats_api.api.params import ActivityQuery, LeaderboardQuery, MemberListQuery, PeriodQuery
+from stats_api.api.routes import activity, dashboard, leaderboard, members
+from stats_api.core.config import Settings
+from stats_api.core.redis import RedisGate
+from stats_platform import warehouse
+
+PHASES: list[tuple[Any, str, str]] = [
+    (answering, "_scalar", "snapshot: newest arrival, guild known"),
+    (repository, "activity", "activity"),
+    (repository, "lifetime_members", "lifetime members"),
+    (repository, "_plan", "coverage plan"),
+    (repository, "_computed", "coverage query"),
+    (repository, "_read_rollups", "rollup rows"),
+    (repository, "_compute_raw", "raw spans (Polars transforms)"),
+    (repository, "_combine", "combine members (Polars)"),
+    (repository, "_totals", "bucket totals (Polars)"),
+    (warehouse, "load_voice_sessions", "voice sessions"),
+    (warehouse, "copy_out", "COPY out + CSV parse"),
+]
+ROUTES: dict[str, tuple[Callable[..., Any], type]] = {
+    "dashboard": (dashboard._dashboard, PeriodQuery),
+    "members": (members._member_list, MemberListQuery),
+    "leaderboard": (leaderboard._leaderboard, LeaderboardQuery),
+    "activity": (activity._activity, ActivityQuery),
+}
+
+
+class PhaseClock:
+    """Exclusive wall time per path of nested phases (`rollup rows > COPY ...`)."""
+
+    def __init__(self) -> None:
+        self.stack: list[list[Any]] = []  # [path, started, children's time]
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            path = f"{self.stack[-1][0]} > {label}" if self.stack else label
+            self.stack.append([path, time.perf_counter(), 0.0])
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                _, started, children = self.stack.pop()
+                spent = time.perf_counter() - started
+                self.seconds[path] += spent - children
+                self.calls[path] += 1
+                if self.stack:
+                    self.stack[-1][2] += spent
+
+        return timed
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        originals = [(module, name, getattr(module, name)) for module, name, _ in PHASES]
+        for (module, name, label), (_, _, fn) in zip(PHASES, originals, strict=True):
+            setattr(module, name, self.wrap(label, fn))
+        try:
+            yield
+        finally:
+            for module, name, fn in originals:
+                setattr(module, name, fn)
+
+
+def answer_once(
+    answerer: answering.StatsAnswerer, guild: Guild, endpoint: Endpoint
+) -> dict[str, float]:
+    """One cold answer; seconds of the route's compute (own code) and of JSON encoding."""
+    kind = "member" if endpoint.path == "members/{user}" else endpoint.path
+    started = time.perf_counter()
+    with answerer.snapshot() as snap:
+        if kind == "member":
+            query = PeriodQuery.model_validate(endpoint.params)
+            model = members._member(snap, guild.top_user, query)
+        else:
+            route, query_model = ROUTES[kind]
+            model = route(snap, query_model.model_validate(endpoint.params))
+        encoding = time.perf_counter()
+        model.model_dump_json(by_alias=True).encode()
+        done = time.perf_counter()
+    return {"total": done - started, "json": done - encoding}
+
+
+def profile(
+    url: str, guild: Guild, endpoint: Endpoint, redis_url: str, *, runs: int = 10
+) -> dict[str, Any]:
+    import psycopg
+
+    if endpoint.path == "voice/live":
+        return {"endpoint": endpoint.name, "guild": guild.size, "skipped": "voice/live"}
+    settings = Settings(database_url=url, redis_url=redis_url, cache_ttl_seconds=0)
+    redis = RedisGate.from_url(redis_url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        answerer = answering.StatsAnswerer(guild.guild_id, conn, redis, settings)
+        answer_once(answerer, guild, endpoint)
+        clock = PhaseClock()
+        per_run: list[dict[str, float]] = []
+        with clock.installed():
+            for _ in range(runs):
+                before = dict(clock.seconds)
+                timing = answer_once(answerer, guild, endpoint)
+                timing.update({p: clock.seconds[p] - before.get(p, 0.0) for p in clock.seconds})
+                per_run.append(timing)
+        profiler = cProfile.Profile()
+        profiler.enable()
+        answer_once(answerer, guild, endpoint)
+        profiler.disable()
+    redis.close()
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    out = OUT_DIR / f"api_profile_{endpoint.name.replace(' ', '_')}_{guild.size}.txt"
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
+    out.write_text(text.getvalue())
+    phases = {
+        path: statistics.median(r.get(path, 0.0) for r in per_run) * 1000 for path in clock.seconds
+    }
+    total = statistics.median(r["total"] for r in per_run) * 1000
+    json_ms = statistics.median(r["json"] for r in per_run) * 1000
+    return {
+        "endpoint": endpoint.name,
+        "guild": guild.size,
+        "runs": runs,
+        "total_ms": total,
+        "json_ms": json_ms,
+        "other_ms": total - json_ms - sum(phases.values()),
+        "phases": phases,
+        "calls": {p: n // runs for p, n in clock.calls.items()},
+        "cprofile": str(out.relative_to(OUT_DIR.parents[1])),
+    }
+
+
+def profile_slowest(url: str, cells: list[Cell], guilds: list[Guild], redis_url: str) -> dict:
+    """Profiles the cold endpoint with the highest median at concurrency 1."""
+    cold = [c for c in cells if c.mode == "cold" and c.concurrency == 1 and c.latencies]
+    slowest = max(cold, key=lambda c: c.percentile(50) or 0.0)
+    guild = next(g for g in guilds if g.size == slowest.guild)
+    endpoint = next(e for e in ENDPOINTS if e.name == slowest.endpoint)
+    return profile(url, guild, endpoint, redis_url)
+
+
+def render(result: dict[str, Any]) -> str:
+    if "skipped" in result:
+        return f"(profile skipped: {result['skipped']})"
+    lines = [
+        f"In process, median of {result['runs']} cold runs of `{result['endpoint']}` for the "
+        f"{result['guild']} guild: {result['total_ms']:.1f} ms without HTTP.",
+        "",
+        "| phase (nested phases exclude their timed children) | calls | ms | share |",
+        "|---|--:|--:|--:|",
+    ]
+    rows = [
+        *result["phases"].items(),
+        ("other: route code, answers, pydantic validation, transaction", result["other_ms"]),
+        ("JSON encoding (model_dump_json)", result["json_ms"]),
+    ]
+    for path, ms in sorted(rows, key=lambda r: -r[1]):
+        calls = result["calls"].get(path, 1)
+        lines.append(f"| {path} | {calls} | {ms:.1f} | {ms / result['total_ms']:.0%} |")
+    lines.append(f"\ncProfile of one more run: `{result['cprofile']}`.")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.api_profile")
+    p.add_argument("--database-url", required=True)
+    p.add_argument("--guild", required=True, help="guild id")
+    p.add_argument("--user", default="0", help="member for `member detail week`")
+    p.add_argument("--endpoint", default="dashboard month", choices=[e.name for e in ENDPOINTS])
+    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    p.add_argument("--runs", type=int, default=10)
+    args = p.parse_args()
+    guild = Guild("given", args.guild, 0, args.user)
+    endpoint = next(e for e in ENDPOINTS if e.name == args.endpoint)
+    print(render(profile(args.database_url, guild, endpoint, args.redis_url, runs=args.runs)))
+
+
+if __name__ == "__main__":
+    main()
