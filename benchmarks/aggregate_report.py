@@ -87,7 +87,7 @@ def _header(r: dict) -> list[str]:
 
 def _polars(r: dict) -> list[str]:
     p, n = r["polars"], r["load"]["events"]
-    reads = p["inputs"].seconds
+    reads = p["reads"]
     rows = [
         [
             "read events (COPY out + CSV parse)",
@@ -101,14 +101,13 @@ def _polars(r: dict) -> list[str]:
             "read voice events",
             "",
             s(reads["voice events"]),
-            f"{p['inputs'].voice_events.height:,}",
+            f"{p['voice_events']:,}",
             "",
             "",
         ],
     ]
     for grain, g in p["grains"].items():
-        res = g["result"]
-        out = f"{res.snapshots.height:,} + {res.members.height:,}"
+        out = f"{g['rows'][0]:,} + {g['rows'][1]:,}"
         rows.append(
             [
                 f"compute ({'ok' if g['mirror'] else 'MISMATCH'} vs compute_rollups)",
@@ -120,13 +119,12 @@ def _polars(r: dict) -> list[str]:
             ]
         )
     for grain, g in p["grains"].items():
-        res = g["result"]
         rows.append(
             [
                 "write (replace window, COPY in)",
                 grain,
                 s(g["write"]),
-                f"{res.snapshots.height + res.members.height:,}",
+                f"{sum(g['rows']):,}",
                 "",
                 "",
             ]
@@ -166,7 +164,7 @@ def _polars(r: dict) -> list[str]:
 
 def _sql(r: dict) -> list[str]:
     sql, p, n = r["sql"], r["polars"], r["load"]["events"]
-    read = sum(p["inputs"].seconds.values())
+    read = sum(p["reads"].values())
     rows, detail = [], {}
     for grain, g in sql["grains"].items():
         pg = p["grains"][grain]
@@ -225,6 +223,8 @@ def _sql(r: dict) -> list[str]:
 
 
 def _backfill(r: dict) -> list[str]:
+    if "backfill_error" in r:
+        return ["### Backfill of 7 days, one run per job", "", f"FAILED: {r['backfill_error']}"]
     if "backfill" not in r:
         return []
     load, jobs, totals = r["backfill_load"], r["backfill"], r["backfill_totals"]
