@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import statistics
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,7 +54,9 @@ class Result:
     pg_cpu: float = 0.0
     busy_cpu: float = 0.0  # the whole machine's busy CPU seconds during the timed part
     latencies: list[float] = field(default_factory=list)
+    all_rates: list[float] = field(default_factory=list)  # every round's events/s
     problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def other_cpu(self) -> float:
@@ -104,59 +108,99 @@ def _check_rows(result: Result, url: str, expected: int) -> None:
         result.problems.append(f"events holds {stored} rows, {expected} were sent")
 
 
-def copy_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
-    """Plain psycopg COPY into `events`, one transaction per batch: the database's own ceiling."""
-    with fresh_database("copy") as url, psycopg.connect(url) as conn:
-        pg = PostgresCpu(url)
-        pg.start()
-        busy0, cpu0, t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
-        for chunk in chunks(rows, batch):
-            with conn.cursor().copy(COPY_EVENTS) as copy:
-                for row in chunk:
-                    copy.write_row(row)
-            conn.commit()
-        seconds = time.perf_counter() - t0
-        result = Result("COPY", batch, 1, False, len(rows), seconds, time.process_time() - cpu0)
-        result.busy_cpu = machine_busy_seconds() - busy0
-        result.pg_cpu = pg.stop()
+Rows = Sequence[tuple[Any, ...]]
+
+
+def _load_direct(
+    name: str,
+    rows: Rows,
+    *,
+    batch: int,
+    writers: int,
+    autocommit: bool,
+    write: Callable[[psycopg.Connection, Rows, int], None],
+) -> Result:
+    """`writers` connections, each taking the next `batch` rows and calling `write` on them."""
+    todo = iter(range(0, len(rows), batch))
+    lock = threading.Lock()
+
+    def writer(conn: psycopg.Connection) -> None:
+        while True:
+            with lock:
+                start = next(todo, None)
+            if start is None:
+                return
+            write(conn, rows[start : start + batch], start)
+
+    with fresh_database(name.split(",")[0].lower()) as url:
+        conns = [psycopg.connect(url, autocommit=autocommit) for _ in range(writers)]
+        try:
+            pg = PostgresCpu(url)
+            pg.start()
+            busy0, cpu0, t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
+            with ThreadPoolExecutor(writers) as pool:
+                for done in [pool.submit(writer, conn) for conn in conns]:
+                    done.result()
+            result = Result(name, batch, writers, False, len(rows), time.perf_counter() - t0)
+            result.client_cpu = time.process_time() - cpu0
+            result.busy_cpu = machine_busy_seconds() - busy0
+            result.pg_cpu = pg.stop()
+        finally:
+            for conn in conns:
+                conn.close()
         _check_rows(result, url, len(rows))
         return result
 
 
-def seed_path(rows: Sequence[tuple[Any, ...]], *, batch: int) -> Result:
+def copy_path(rows: Rows, *, batch: int, writers: int = 1) -> Result:
+    """Plain psycopg COPY into `events`, one transaction per batch: the database's own ceiling."""
+
+    def write(conn: psycopg.Connection, chunk: Rows, _start: int) -> None:
+        with conn.cursor().copy(COPY_EVENTS) as copy:
+            for row in chunk:
+                copy.write_row(row)
+        conn.commit()
+
+    return _load_direct("COPY", rows, batch=batch, writers=writers, autocommit=False, write=write)
+
+
+def seed_path(rows: Rows, *, batch: int, writers: int = 1) -> Result:
     """The seed design: per event one INSERT and one counter upsert for its user, nothing batched.
 
     `batch` events share a transaction (one request's worth); `batch=1` is autocommit, where
-    every statement is its own commit.
+    every statement is its own commit. Concurrent writers' transactions can deadlock on the
+    counters (they lock members in no particular order): such a batch is retried, as a client
+    would resend a failed request, and counted.
     """
     autocommit = batch == 1
-    with fresh_database("seed") as url, psycopg.connect(url, autocommit=autocommit) as conn:
-        upserts = [
-            None if r[5] is None else (
-                r[1], r[5], int(r[4] == "MESSAGE_CREATE"), int(r[4] == "MESSAGE_REACTION_ADD"),
-                r[0] if r[4] == "MESSAGE_CREATE" else None, r[0],
-            )
-            for r in rows
-        ]  # fmt: skip
-        pg = PostgresCpu(url)
-        pg.start()
-        busy0, cpu0, t0 = machine_busy_seconds(), time.process_time(), time.perf_counter()
-        for start in range(0, len(rows), batch):
-            with contextlib.nullcontext() if autocommit else conn.transaction():
-                for row, upsert in zip(
-                    rows[start : start + batch], upserts[start : start + batch], strict=True
-                ):
-                    conn.execute(INSERT_EVENT, row)
-                    if upsert is not None:
-                        conn.execute(UPSERT_MEMBER_COUNTER, upsert)
-        seconds = time.perf_counter() - t0
-        name = "seed, autocommit" if autocommit else "seed, txn per batch"
-        result = Result(name, batch, 1, False, len(rows), seconds)
-        result.client_cpu = time.process_time() - cpu0
-        result.busy_cpu = machine_busy_seconds() - busy0
-        result.pg_cpu = pg.stop()
-        _check_rows(result, url, len(rows))
-        return result
+    upserts = [
+        None if r[5] is None else (
+            r[1], r[5], int(r[4] == "MESSAGE_CREATE"), int(r[4] == "MESSAGE_REACTION_ADD"),
+            r[0] if r[4] == "MESSAGE_CREATE" else None, r[0],
+        )
+        for r in rows
+    ]  # fmt: skip
+    retries = []
+
+    def write(conn: psycopg.Connection, chunk: Rows, start: int) -> None:
+        while True:
+            try:
+                with contextlib.nullcontext() if autocommit else conn.transaction():
+                    for row, upsert in zip(chunk, upserts[start : start + len(chunk)], strict=True):
+                        conn.execute(INSERT_EVENT, row)
+                        if upsert is not None:
+                            conn.execute(UPSERT_MEMBER_COUNTER, upsert)
+                return
+            except psycopg.errors.DeadlockDetected:
+                retries.append(start)
+
+    name = "seed, autocommit" if autocommit else "seed, txn per batch"
+    result = _load_direct(
+        name, rows, batch=batch, writers=writers, autocommit=autocommit, write=write
+    )
+    if retries:
+        result.notes.append(f"{len(retries)} deadlocked batch(es) retried")
+    return result
 
 
 @dataclass
