@@ -166,7 +166,7 @@ def verdicts(results: list[Result]) -> list[str]:
         if copy:
             ok = "met" if http.rate / copy.rate >= HTTP_GOAL_VS_COPY else "NOT met"
             parts.append(
-                f"{http.rate / copy.rate:.0%} of COPY's {copy.rate:,.0f} with {copy.senders} "
+                f"{http.rate / copy.rate:.1%} of COPY's {copy.rate:,.0f} with {copy.senders} "
                 f"connection(s) (goal ≥ {HTTP_GOAL_VS_COPY:.0%}: {ok})"
             )
         if seed:

@@ -149,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "### The real server (py-spy)",
         "",
+        "py-spy is not a project dependency: `pip install py-spy` into any environment and pass "
+        "`--py-spy PATH` (or put it on PATH).",
+        "",
         spy,
     ])  # fmt: skip
     print(body)
