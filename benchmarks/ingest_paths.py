@@ -59,9 +59,14 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def own_cpu(self) -> float:
+        """CPU seconds this path spent: API process, PostgreSQL backends, benchmark process."""
+        return self.client_cpu + (self.api_cpu or 0.0) + self.pg_cpu
+
+    @property
     def other_cpu(self) -> float:
         """Busy CPU seconds not spent by this benchmark: other processes, PostgreSQL's background."""
-        return max(0.0, self.busy_cpu - self.client_cpu - (self.api_cpu or 0.0) - self.pg_cpu)
+        return max(0.0, self.busy_cpu - self.own_cpu)
 
     @property
     def rate(self) -> float:
