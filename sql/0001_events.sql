@@ -45,8 +45,9 @@ DECLARE
         role_id      text COLLATE "C",
         shard_id     integer,
         data         jsonb,
-        -- Hypertables and partitioned tables both require the time column in every unique key.
-        CONSTRAINT events_dedup UNIQUE (guild_id, dedup_key, ts)
+        -- Hypertables and partitioned tables both require the time column in every unique key;
+        -- guild first and time second, it is also the guild/time index every reader uses.
+        CONSTRAINT events_dedup UNIQUE (guild_id, ts, dedup_key)
     $cols$;
 BEGIN
     IF stats_storage_mode() = 'timescaledb' THEN
@@ -63,8 +64,8 @@ BEGIN
     END IF;
 END $$;
 
-CREATE INDEX events_guild_ts ON events (guild_id, ts);
-CREATE INDEX events_guild_type_ts ON events (guild_id, type, ts);
+-- Guild/time is the unique key above. Every index costs each ingested row a btree insert (the
+-- largest part of ingest, see docs/benchmarks.md), so there are only these two more:
 CREATE INDEX events_guild_user_ts ON events (guild_id, user_id, ts);
 -- The pipeline replays voice events of all guilds over a time range.
 CREATE INDEX events_type_ts ON events (type, ts);

@@ -17,9 +17,10 @@ inserted AS (
     SELECT seq, ts, guild_id, dedup_key, event_id, type,
            user_id, channel_id, message_id, role_id, shard_id, data::jsonb
     FROM staged
-    -- One lock order for every batch: concurrent batches sharing rows wait, never deadlock.
-    ORDER BY guild_id, dedup_key, ts
-    ON CONFLICT (guild_id, dedup_key, ts) DO NOTHING
+    -- One lock order for every batch (the unique key's): concurrent batches sharing rows wait,
+    -- never deadlock.
+    ORDER BY guild_id, ts, dedup_key
+    ON CONFLICT (guild_id, ts, dedup_key) DO NOTHING
     RETURNING guild_id, ts, type, seq, user_id, channel_id
 ),
 windows AS (

@@ -45,7 +45,7 @@ INSERT_EVENT = """
 INSERT INTO events (ts, received_at, guild_id, dedup_key, event_id, type, user_id, channel_id, data)
 VALUES (%(ts)s, %(received_at)s, %(guild_id)s, %(dedup_key)s, %(event_id)s, %(type)s,
         %(user_id)s, %(channel_id)s, %(data)s::jsonb)
-ON CONFLICT (guild_id, dedup_key, ts) DO NOTHING
+ON CONFLICT (guild_id, ts, dedup_key) DO NOTHING
 RETURNING 1
 """
 # insert_events.sql's window_arrivals upsert, with the row's received_at in place of now().
