@@ -22,6 +22,8 @@ from stats_platform.transforms import voice
 SQL_DIR = Path(__file__).parent / "sql"
 # One window spanning every instant: raw spans are bucketed by a key column, not by time.
 WHOLE_TIME = timedelta(days=365_000)
+DAY = timedelta(days=1)
+RawSpan = tuple[int, datetime, datetime]  # (bucket, start, end)
 COUNT_COLUMNS = ["total_events", "total_messages", "total_reactions", "joins", "leaves"]
 MEMBER_SCHEMA = {
     "bucket": pl.Int64, "user_id": pl.String, "events": pl.Int64, "messages": pl.Int64,
@@ -181,19 +183,11 @@ def _compute_raw(
             for i, start, end in spans
         ]
     ).collect()
-    sessions = warehouse.load_voice_sessions(
-        conn,
-        start=min(s for _, s, _ in spans),
-        end=max(e for _, _, e in spans),
-        cap=cap,
-        guild_ids=[guild_id],
-    )
     in_voice = pl.concat(
         [
-            voice.voice_by_window(
-                sessions, start=start, end=end, every=WHOLE_TIME, as_of=now, cap=cap
-            ).with_columns(bucket=pl.lit(i))
-            for i, start, end in spans
+            frame
+            for group in _replay_groups(spans)
+            for frame in _voice_by_span(conn, guild_id, group, now=now, cap=cap)
         ]
     )
     # The transforms group by guild; one guild is read here, so the bucket takes the guild's place.
@@ -212,6 +206,46 @@ def _compute_raw(
         totals_df.select(back, *COUNT_COLUMNS),
         newest,  # type: ignore[return-value]
     )
+
+
+def _replay_groups(spans: list[RawSpan]) -> list[list[RawSpan]]:
+    """Raw spans in time order, split wherever a UTC midnight lies between them.
+
+    Each group's voice is replayed from the latest checkpoint at or before its start; the raw
+    spans at the two ends of a long period would otherwise replay every voice event between.
+    """
+    groups: list[list[RawSpan]] = []
+    reach = None
+    for span in sorted(spans, key=lambda s: s[1]):
+        if reach is None or coverage.floor_to(span[1], DAY) >= reach:
+            groups.append([])
+        groups[-1].append(span)
+        reach = span[2] if reach is None else max(reach, span[2])
+    return groups
+
+
+def _voice_by_span(
+    conn: psycopg.Connection,
+    guild_id: str,
+    group: list[RawSpan],
+    *,
+    now: datetime,
+    cap: timedelta,
+) -> list[pl.LazyFrame]:
+    """Voice per member in each span of a group, from one replay of the sessions overlapping them."""
+    sessions = warehouse.load_voice_sessions(
+        conn,
+        start=min(s for _, s, _ in group),
+        end=max(e for _, _, e in group),
+        cap=cap,
+        guild_ids=[guild_id],
+    ).collect()
+    return [
+        voice.voice_by_window(
+            sessions.lazy(), start=start, end=end, every=WHOLE_TIME, as_of=now, cap=cap
+        ).with_columns(bucket=pl.lit(i))
+        for i, start, end in group
+    ]
 
 
 def _empty_members() -> pl.DataFrame:
