@@ -64,7 +64,8 @@ def build_lines(build: dict[str, Any], five_min_days: int) -> list[str]:
         f"{span.newest:%Y-%m-%d %H:%M} UTC. Built in {build['total_s']:.0f} s: generate "
         f"{build['generate_s']:.0f} s, COPY {build['copy_s']:.0f} s, window_arrivals + ANALYZE "
         f"{build['arrivals_analyze_s']:.0f} s, first partial day (library calls) "
-        f"{build['first_partial_day_s']:.0f} s, Dagster single-run backfills: {runs}. "
+        f"{build['first_partial_day_s']:.0f} s, ANALYZE member_activity "
+        f"{build['analyze_member_activity_s']:.0f} s, Dagster single-run backfills: {runs}. "
         f"5-minute rollups cover the last {five_min_days} day(s) (from "
         f"{build['five_min_from']:%Y-%m-%d %H:%M})."
     ]
