@@ -54,16 +54,18 @@ def run(url: str, first: datetime, end: datetime) -> list[dict]:
             },
         )
         seconds = time.perf_counter() - started
+        steps = {
+            str(e.step_key): e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
+            for e in outcome.get_step_success_events()
+        }
         results.append(
             {
                 "job": label,
                 "partitions": (end - first) // every,
                 "range": f"{keys[0]} .. {keys[1]}",
                 "seconds": seconds,
-                "steps_s": sum(
-                    e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
-                    for e in outcome.get_step_success_events()
-                ),
+                "steps_s": sum(steps.values()),
+                "steps": steps,
                 "materializations": len(outcome.get_asset_materialization_events()),
                 "success": outcome.success,
             }

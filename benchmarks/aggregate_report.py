@@ -45,6 +45,7 @@ def machine() -> dict[str, str]:
         "pg_settings": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
         "polars": f"{pl.__version__} ({pl.thread_pool_size()} threads)",
         "python": platform.python_version(),
+        "load": f"{os.getloadavg()[0]:.1f}",
     }
 
 
@@ -76,8 +77,8 @@ def _header(r: dict) -> list[str]:
         f"Command: `{r['command']}`  ",
         f"Date: {r['started']:%Y-%m-%d %H:%M} UTC (the whole run took {took:.0f} min)  ",
         f"Machine: nproc {m['nproc']} ({m['cpu']}), {m['memory']} RAM, PostgreSQL {m['postgres']}"
-        f" ({m['pg_settings']}), Polars {m['polars']}, Python {m['python']}; shared and noisy, "
-        "so expect ±20 % between runs.  ",
+        f" ({m['pg_settings']}), Polars {m['polars']}, Python {m['python']}; shared and noisy "
+        f"(load average {m.get('load', '?')} at the start), so expect ±20 % between runs.  ",
         f"Events: {n:,} over one UTC day, 50 guilds, seed {r['seed']} (generated in "
         f"{load['generate_s']:.0f} s, COPY in {load['copy_s']:.0f} s): {mix}; "
         f"{r['sql']['session_rows']:,} voice sessions.  ",
@@ -272,7 +273,11 @@ def _backfill(r: dict) -> list[str]:
         "",
         "wall s: the whole `dg.materialize` call; in steps s: Dagster's step durations (the asset "
         "bodies); the rest is run setup and storing one materialization event per partition "
-        "and asset.",
+        "and asset. Steps: "
+        + "; ".join(
+            f"{name} {s(seconds)} s" for j in jobs for name, seconds in j.get("steps", {}).items()
+        )
+        + ".",
         "",
         f"Snapshot totals vs raw events: raw {raw:,}; {checks} "
         f"({'all equal' if same else 'MISMATCH'}); member_stats "
