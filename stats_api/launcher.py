@@ -150,17 +150,26 @@ class Supervisor:
         # A second Ctrl-C must not cut the stop short and leave children behind.
         previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in STOP_SIGNALS}
         try:
-            for proc in reversed(list(self.procs.values())):
-                _stop_group(proc)
+            # Jobs depend on no service: they stop alongside, services one by one.
+            jobs = [proc for name, proc in self.procs.items() if name in self.jobs]
+            for proc in jobs:
+                _signal_group(proc, signal.SIGINT)
+            for name, proc in reversed(list(self.procs.items())):
+                if name not in self.jobs:
+                    _stop_group(proc)
+            for proc in jobs:
+                _stop_group(proc, interrupted=True)
             self.procs.clear()
+            self.jobs.clear()
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
 
 
-def _stop_group(proc: subprocess.Popen) -> None:
+def _stop_group(proc: subprocess.Popen, *, interrupted: bool = False) -> None:
     """SIGINT (what Ctrl-C would send) to the group, then SIGKILL to whatever is left of it."""
-    _signal_group(proc, signal.SIGINT)
+    if not interrupted:
+        _signal_group(proc, signal.SIGINT)
     with suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=STOP_TIMEOUT_S)
     # The leader is gone or stuck; its children (code servers, run workers) may not be.
