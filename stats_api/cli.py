@@ -128,6 +128,40 @@ def up(
     raise typer.Exit(launcher.run_all(launcher.services(host, port, dagster_port), env))
 
 
+@app.command()
+def demo(
+    host: HostOption = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="STATS_API_PORT", help="port of the API")] = 8000,
+    dagster_port: Annotated[
+        int, typer.Option(envvar="STATS_DAGSTER_PORT", help="port of the Dagster UI")
+    ] = 3000,
+    days: Annotated[
+        float, typer.Option(envvar="STATS_DEMO_DAYS", min=0.01, help="days of simulated history")
+    ] = 3.0,
+    guilds: Annotated[
+        int, typer.Option(envvar="STATS_DEMO_GUILDS", min=1, help="simulated guilds")
+    ] = 5,
+    rate: Annotated[float, typer.Option(min=0.1, help="live traffic, events per second")] = 5.0,
+    seed: Annotated[int, typer.Option(help="the simulator's seed")] = 1,
+) -> None:
+    """`up` with sample data: keys, days of simulated history computed by Dagster, live traffic."""
+    from stats_api.demo import DemoConfig, run_demo
+
+    settings = get_settings()
+    url = _migrated_database(settings)
+    typer.echo(f"database:  {_where(url)}")
+    config = DemoConfig(
+        host=host,
+        api_port=port,
+        dagster_port=dagster_port,
+        days=days,
+        guilds=guilds,
+        rate=rate,
+        seed=seed,
+    )
+    raise typer.Exit(run_demo(config, url, settings, typer.echo))
+
+
 @app.command("env")
 def env_exports() -> None:
     """Print shell exports for running `dagster` commands against this platform: eval "$(stats-platform env)"."""
