@@ -139,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "repeat": args.repeat,
         "work_mem": args.work_mem,
         "sql_jit": args.sql_jit,
+        "day": f"{day:%Y-%m-%d}",
     }
     with fresh_database("day") as url:
         print(f"loading {n:,} events of {day:%Y-%m-%d} ...", flush=True)

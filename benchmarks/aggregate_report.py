@@ -79,8 +79,10 @@ def _header(r: dict) -> list[str]:
         f"Machine: nproc {m['nproc']} ({m['cpu']}), {m['memory']} RAM, PostgreSQL {m['postgres']}"
         f" ({m['pg_settings']}), Polars {m['polars']}, Python {m['python']}; shared and noisy "
         f"(load average {m.get('load', '?')} at the start), so expect ±20 % between runs.  ",
-        f"Events: {n:,} over one UTC day, 50 guilds, seed {r['seed']} (generated in "
-        f"{load['generate_s']:.0f} s, COPY in {load['copy_s']:.0f} s): {mix}; "
+        f"Events: {n:,} over one UTC day ({r.get('day', '?')}), 50 guilds, seed {r['seed']}: "
+        "`benchmarks/events_gen.py` with its voice updates replaced by session-shaped ones "
+        f"(`benchmarks/aggregate_data.py`), generated in "
+        f"{load['generate_s']:.0f} s, loaded with COPY in {load['copy_s']:.0f} s. Mix: {mix}; "
         f"{r['sql']['session_rows']:,} voice sessions.  ",
         f"Compute and SQL figures are the best of {r['repeat']} runs; reads and writes are single runs.",
     ]
