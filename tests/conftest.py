@@ -13,13 +13,22 @@ import redis
 from stats_api.core.database import create_database_if_missing, drop_database, with_database
 from stats_api.core.migrations import migrate
 
-SERVER_URL = os.environ.get("STATS_TEST_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+SERVER_URL = os.environ.get(
+    "STATS_TEST_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REDIS_URL = os.environ.get("STATS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # Tables holding data (not schema_migrations, platform_settings): emptied between tests.
 DATA_TABLES = (
-    "events", "api_keys", "metrics_snapshots", "member_activity", "member_stats",
-    "computed_windows", "window_arrivals", "voice_sessions", "voice_checkpoints",
+    "events",
+    "api_keys",
+    "metrics_snapshots",
+    "member_activity",
+    "member_stats",
+    "computed_windows",
+    "window_arrivals",
+    "voice_sessions",
+    "voice_checkpoints",
     "voice_checkpoint_marks",
 )
 
