@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
 
 GUILD = "111111111111111111"
 OTHER_GUILD = "222222222222222222"
@@ -10,7 +15,35 @@ FOREIGN_GUILD = "333333333333333333"
 # Nothing listens here: an app pointed at it runs with Redis down.
 UNUSED_REDIS_URL = "redis://127.0.0.1:6399/0"
 DAY_MS = 86_400_000
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Api:
+    """An API served by `stats-platform serve` in a process of its own (conftest's start_api)."""
+
+    url: str
+    database_url: str
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not become ready")
+        time.sleep(0.2)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,7 +15,7 @@ import orjson
 import psycopg
 import pytest
 import redis
-from api_testkit import GUILD, OTHER_GUILD, now_ms
+from api_testkit import GUILD, OTHER_GUILD, PROJECT_ROOT, Api, free_port, now_ms, wait_ready
 from fastapi.testclient import TestClient
 
 from stats_api.core.config import Settings
@@ -120,3 +124,40 @@ def fresh_database_url(database_url: str) -> Iterator[str]:
     create_database_if_missing(url)
     yield url
     drop_database(url)
+
+
+@pytest.fixture
+def start_api(fresh_database_url: str, redis_url: str) -> Iterator[Callable[..., Api]]:
+    """Serves the API (`stats-platform serve`, which migrates) on a free port of its own.
+
+    `start(auth="on"|"off", **env)`: env adds STATS_* settings of that server.
+    """
+    processes: list[subprocess.Popen] = []
+
+    def start(*, auth: str, **settings: str) -> Api:
+        port = free_port()
+        env = {
+            **os.environ,
+            "STATS_DATABASE_URL": fresh_database_url,
+            "STATS_REDIS_URL": redis_url,
+            "STATS_AUTH": auth,
+            **settings,
+        }
+        command = [sys.executable, "-m", "stats_api.cli", "serve", "--port", str(port)]
+        processes.append(
+            subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{url}/readyz")
+        return Api(url, fresh_database_url)
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)

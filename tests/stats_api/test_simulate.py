@@ -11,21 +11,18 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import polars as pl
 import psycopg
-import pytest
+from api_testkit import Api
 
 from stats_api.simulate import ModelConfig, SimulationConfig, TrafficModel, generate, run_simulation
 from stats_api.simulate.plan import PlanConfig, Planner
@@ -180,45 +177,6 @@ def test_tally_voice_replays_spec_sessions() -> None:
         (50, 50 + cap),
         (50 + cap + 5, None),
     ]
-
-
-@dataclass(frozen=True)
-class Api:
-    url: str
-    database_url: str
-
-
-@pytest.fixture
-def start_api(fresh_database_url: str, redis_url: str) -> Iterator[Callable[..., Api]]:
-    """Serves the API (`stats-platform serve`, which migrates) on a free port of its own."""
-    processes: list[subprocess.Popen] = []
-
-    def start(*, auth: str) -> Api:
-        port = _free_port()
-        env = {
-            **os.environ,
-            "STATS_DATABASE_URL": fresh_database_url,
-            "STATS_REDIS_URL": redis_url,
-            "STATS_AUTH": auth,
-        }
-        command = [sys.executable, "-m", "stats_api.cli", "serve", "--port", str(port)]
-        processes.append(
-            subprocess.Popen(
-                command,
-                cwd=PROJECT_ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        url = f"http://127.0.0.1:{port}"
-        _wait_ready(f"{url}/readyz")
-        return Api(url, fresh_database_url)
-
-    yield start
-    for process in processes:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
 
 
 def test_historical_run_stores_exactly_what_its_tally_counts(start_api: Callable[..., Api]) -> None:
@@ -385,22 +343,3 @@ def test_live_run_stopped_by_ctrl_c_delivers_what_came_before_the_stop(
 
 def _instant(ms: int) -> datetime:
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_ready(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{url} did not become ready")
-        time.sleep(0.2)
