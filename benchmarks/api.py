@@ -16,19 +16,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import pickle
 import shlex
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import redis
 
 from benchmarks import api_data, api_load, api_profile, api_report
-from benchmarks.api_check import check_all
+from benchmarks.api_check import Check, check_all
 from benchmarks.api_load import ENDPOINTS, Cell, Guild
-from benchmarks.harness import api_server, fresh_database, machine
+from benchmarks.harness import SERVER_URL, api_server, fresh_database, machine
+from stats_api.core.config import PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -37,17 +43,20 @@ class Size:
     per_day: int
     requests: int  # per API cell
     raw_requests: int  # per raw-SQL cell
+    least: int  # requests per cell at concurrency 1, whatever the budget
+    raw_least: int
     cell_seconds: float  # budget of a cell once `least` requests are in
     five_min_days: int
 
 
+# Full: a big guild's cold answer takes seconds and its raw-SQL answer several, so its cells
+# stop at the budget with a few requests; 200 each would take hours, not the ~25 min wanted.
 SIZES = {
-    "quick": Size(days=3, per_day=20_000, requests=50, raw_requests=20, cell_seconds=5,
-                  five_min_days=3),
-    "full": Size(days=30, per_day=200_000, requests=200, raw_requests=50, cell_seconds=12,
-                 five_min_days=2),
+    "quick": Size(days=3, per_day=20_000, requests=50, raw_requests=20, least=20,
+                  raw_least=20, cell_seconds=5, five_min_days=3),
+    "full": Size(days=30, per_day=200_000, requests=200, raw_requests=50, least=3,
+                 raw_least=2, cell_seconds=5, five_min_days=2),
 }  # fmt: skip
-LEAST = 20
 REDIS_URL = "redis://127.0.0.1:6379/12"
 SERVER_ENV = {
     "STATS_AUTH": "off",
@@ -97,7 +106,7 @@ def http_cells(base: str, mode: str, guilds: list[Guild], size: Size, args) -> l
                 cell = asyncio.run(
                     api_load.http_cell(
                         base, guild, endpoint, concurrency=concurrency, mode=mode,
-                        target=size.requests, least=LEAST, budget_s=args.cell_seconds,
+                        target=size.requests, least=size.least, budget_s=args.cell_seconds,
                         redis_url=REDIS_URL,
                     )
                 )  # fmt: skip
@@ -106,14 +115,20 @@ def http_cells(base: str, mode: str, guilds: list[Guild], size: Size, args) -> l
     return cells
 
 
-def raw_cells(url: str, guilds: list[Guild], size: Size, args) -> list[Cell]:
+def raw_cells(url: str, guilds: list[Guild], size: Size, args, checks: list[Check]) -> list[Cell]:
+    took = {(c.guild, c.endpoint): c.raw_s for c in checks}
     cells = []
     for concurrency in args.concurrencies:
         for guild in guilds:
             for endpoint in ENDPOINTS:
+                if (
+                    concurrency > 1
+                    and took[guild.size, endpoint.name] > api_load.RAW_CONCURRENT_LIMIT_S
+                ):
+                    continue
                 cell = api_load.raw_cell(
                     url, guild, endpoint, concurrency=concurrency, target=size.raw_requests,
-                    least=min(LEAST, size.raw_requests), budget_s=args.cell_seconds,
+                    least=size.raw_least, budget_s=args.cell_seconds,
                 )  # fmt: skip
                 _progress(cell)
                 cells.append(cell)
@@ -128,6 +143,22 @@ def _progress(cell: Cell) -> None:
         + (f"  ERRORS {len(cell.errors)}: {cell.errors[0]}" if cell.errors else ""),
         flush=True,
     )
+
+
+def server_settings() -> dict[str, str]:
+    with psycopg.connect(SERVER_URL) as conn:
+        rows = conn.execute(
+            "SELECT name, current_setting(name) FROM pg_settings"
+            " WHERE name IN ('shared_buffers', 'work_mem', 'jit')"
+        ).fetchall()
+    return dict(rows)
+
+
+def commit() -> str:
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    return found.stdout.strip() or "unknown"
 
 
 def clean_redis() -> None:
@@ -146,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {
         "command": "python -m benchmarks.api " + shlex.join(sys.argv[1:] if argv is None else argv),
         "started": datetime.now(UTC),
-        "machine": machine(),
+        "machine": {**machine(), **server_settings()},
+        "commit": commit(),
         "size": size,
         "five_min_days": five_min_days,
     }
@@ -173,14 +205,22 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{mode} cache ...", flush=True)
                     cells += http_cells(server.base_url, mode, guilds, size, args)
             print("raw SQL ...", flush=True)
-            cells += raw_cells(url, guilds, size, args)
+            cells += raw_cells(url, guilds, size, args, report["checks"])
             report["cells"] = cells
             print("profiling the slowest cold endpoint ...", flush=True)
             report["profile"] = api_profile.profile_slowest(url, cells, guilds, REDIS_URL)
+            median = next(g for g in guilds if g.size == "median")
+            report["warm_in_process"] = api_profile.warm_in_process(url, median, REDIS_URL)
+            print("member_activity in guild order (CLUSTER) ...", flush=True)
+            report["clustered"] = api_profile.clustered(url, median, REDIS_URL)
     finally:
         clean_redis()
     report["wall_s"] = time.perf_counter() - wall
+    # Kept until the report renders, so a failure there does not lose a long run's figures.
+    saved = Path(tempfile.gettempdir()) / f"stats_bench_api_{os.getpid()}.pickle"
+    saved.write_bytes(pickle.dumps(report))
     text = api_report.render(report)
+    saved.unlink()
     print(text)
     if args.doc or (args.size == "full" and not args.no_doc):
         api_report.write_section(text)

@@ -8,6 +8,7 @@ fields (`dataAsOf`, `resolution`, `guildId`, ...) are not.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ class Check:
     guild: str
     differences: list[str]
     compared: int = 0
+    raw_s: float = 0.0  # how long the raw-SQL answer took
 
     @property
     def passed(self) -> bool:
@@ -72,7 +74,9 @@ def check_all(base: str, database_url: str, guilds: list[Guild]) -> list[Check]:
                     start, end = _instant(body["periodStart"]), _instant(body["periodEnd"])
                 else:
                     start = end = asked.replace(microsecond=asked.microsecond // 1000 * 1000)
+                started = time.perf_counter()
                 raw = raw_answer(conn, guild, endpoint, start, end)
+                raw_s = time.perf_counter() - started
                 found = differences(body, raw)
-                checks.append(Check(endpoint.name, guild.size, found, leaves(raw)))
+                checks.append(Check(endpoint.name, guild.size, found, leaves(raw), raw_s))
     return checks

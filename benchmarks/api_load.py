@@ -25,6 +25,9 @@ import redis.asyncio as aioredis
 from benchmarks import api_raw
 from stats_api.voice_live import live_key, marker_key
 
+# A raw-SQL answer slower than this is not run 16 at a time: one round would take minutes.
+RAW_CONCURRENT_LIMIT_S = 2.0
+
 
 @dataclass(frozen=True)
 class Guild:
