@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -92,6 +93,8 @@ def _with_dbname(url: str, dbname: str) -> str:
 def _embedded_server_url(pgdata: str) -> str:
     import pgserver
 
+    # pgserver creates the data folder but not its parent (.data/ on a fresh clone).
+    Path(pgdata).parent.mkdir(parents=True, exist_ok=True)
     # cleanup_mode=None keeps the server up for the other processes of `stats-platform up`.
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     return with_database(server.get_uri(), "stats")
