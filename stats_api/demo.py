@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from stats_api import launcher
 from stats_api.core.config import Settings
 from stats_api.keys import create_key
 from stats_api.simulate import GuildTally, SimulationConfig, Summary, run_simulation
-from stats_api.simulate.run import now_ms
+from stats_api.simulate.run import model_config, now_ms
 
 Echo = Callable[[str], None]
 
@@ -95,6 +95,11 @@ def run_demo(config: DemoConfig, database_url: str, settings: Settings, echo: Ec
     """Runs until interrupted; 0 when stopped by Ctrl-C or SIGTERM, 1 when something failed."""
     # One line per request would bury what the demo says.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        history_config = _history_config(config, settings)
+    except ValueError as exc:
+        echo(f"demo refused: {exc}")
+        return 1
     ingest_key, read_key = _create_keys(database_url)
     env = launcher.platform_environment(database_url)
     env.setdefault("STATS_RATE_LIMIT_PER_MINUTE", str(DEMO_RATE_LIMIT_PER_MINUTE))
@@ -109,7 +114,7 @@ def run_demo(config: DemoConfig, database_url: str, settings: Settings, echo: Ec
                 supervisor.start(service, log=logs / f"{service.name}.log")
             echo(f"starting the API and Dagster; their output goes to {logs}/")
             _wait_for(f"{config.api_url}/readyz", supervisor)
-            history = _send_history(config, ingest_key, settings, echo)
+            history = _send_history(replace(history_config, key=ingest_key), echo)
             settled_at = time.monotonic() + SETTLE_SECONDS
             supervisor.start(_live_traffic(config, ingest_key), log=logs / "live-traffic.log")
             _wait_for(f"{config.dagster_url}/server_info", supervisor)
@@ -154,28 +159,34 @@ def _wait_for(url: str, supervisor: launcher.Supervisor) -> None:
         time.sleep(0.3)
 
 
-def _send_history(config: DemoConfig, key: str, settings: Settings, echo: Echo) -> Summary:
-    days = f"{config.days:g} day" + ("" if config.days == 1 else "s")
-    echo(f"sending {days} of history for {config.guilds} guilds to {config.api_url}")
-    summary = run_simulation(
-        SimulationConfig(
-            mode="historical",
-            days=config.days,
-            end_ms=now_ms(),
-            guilds=config.guilds,
-            members_per_guild=config.members_per_guild,
-            seed=config.seed,
-            url=config.api_url,
-            key=key,
-            raw_retention_days=settings.raw_retention_days,
-            voice_cap_hours=settings.voice_session_cap_hours,
-            progress=sys.stderr.isatty(),
-        )
+def _history_config(config: DemoConfig, settings: Settings) -> SimulationConfig:
+    """The history ending now; refused here (ValueError) when the API would refuse its events."""
+    history = SimulationConfig(
+        mode="historical",
+        days=config.days,
+        end_ms=now_ms(),
+        guilds=config.guilds,
+        members_per_guild=config.members_per_guild,
+        seed=config.seed,
+        url=config.api_url,
+        raw_retention_days=settings.raw_retention_days,
+        voice_cap_hours=settings.voice_session_cap_hours,
+        progress=sys.stderr.isatty(),
     )
+    model_config(history, now_ms())
+    return history
+
+
+def _send_history(history: SimulationConfig, echo: Echo) -> Summary:
+    days = f"{history.days:g} day" + ("" if history.days == 1 else "s")
+    echo(f"sending {days} of history for {history.guilds} guilds to {history.url}")
+    summary = run_simulation(replace(history, end_ms=now_ms()))
     if summary.interrupted:
         raise KeyboardInterrupt
     if summary.error:
         raise DemoFailed(f"the simulator stopped: {summary.error}")
+    if not summary.tally.guilds:
+        raise DemoFailed("the history holds no events; give more --days")
     echo(
         f"history: {summary.accepted:,} events stored ({summary.duplicates:,} duplicate re-sends"
         f" answered as such) in {summary.elapsed_s:.1f} s"
