@@ -45,7 +45,6 @@ def test_job_schedule_and_sensor_names(repository):
         "rollups_hourly_schedule",
     ]
     assert sorted(sensor.name for sensor in repository.sensor_defs) == [
-        "freshness_checks_sensor",
         "late_data_sensor",
         "run_failure_alert_sensor",
     ]
@@ -59,7 +58,6 @@ def test_check_names(repository):
     assert checks == [
         ("member_stats", "member_stats_matches_daily_rows"),
         ("member_stats", "member_stats_non_negative"),
-        ("metrics_snapshots_5min", "freshness_check"),
         ("metrics_snapshots_5min", "metrics_snapshots_5min_matches_raw"),
         ("metrics_snapshots_5min", "metrics_snapshots_5min_non_negative"),
         ("metrics_snapshots_daily", "metrics_snapshots_daily_non_negative"),

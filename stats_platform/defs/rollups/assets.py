@@ -1,9 +1,21 @@
+from datetime import timedelta
+
 import dagster as dg
 
 from stats_platform import rollups
 from stats_platform.defs.windows import covered_until_for, refuse_expired_window
 from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
 from stats_platform.resources import PipelineSettings, PostgresResource
+
+# Each grain should be materialized about once per window; a 5-minute window is due within
+# about a minute of closing (the run waits 45 s for the bot's batches), so two missed windows fail.
+FRESHNESS = {
+    "5min": dg.FreshnessPolicy.time_window(
+        fail_window=timedelta(minutes=15), warn_window=timedelta(minutes=10)
+    ),
+    "hourly": dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=2, minutes=10)),
+    "daily": dg.FreshnessPolicy.time_window(fail_window=timedelta(days=1, hours=2)),
+}
 
 GRAIN_PARTITIONS = {
     "5min": five_minute_partitions,
@@ -24,6 +36,7 @@ def build_rollup_assets(grain: str, partitions_def: dg.PartitionsDefinition) -> 
                 deps=["events"],
                 description=f"Per-guild totals, voice, distinct active users, joins and leaves per {grain} window.",
                 kinds={"polars", "postgres"},
+                freshness_policy=FRESHNESS[grain],
             ),
             dg.AssetSpec(
                 members_key,

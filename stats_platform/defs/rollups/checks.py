@@ -47,12 +47,3 @@ def build_non_negative_check(grain: str) -> dg.AssetChecksDefinition:
 metrics_snapshots_5min_non_negative = build_non_negative_check("5min")
 metrics_snapshots_hourly_non_negative = build_non_negative_check("hourly")
 metrics_snapshots_daily_non_negative = build_non_negative_check("daily")
-
-# The 5-minute run starts as its window closes and waits out the bot's batching (~45 s),
-# so each window is due four minutes after it closes.
-metrics_snapshots_5min_freshness = dg.build_time_partition_freshness_checks(
-    assets=["metrics_snapshots_5min"], deadline_cron="4-59/5 * * * *", timezone="UTC"
-)
-freshness_checks_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=metrics_snapshots_5min_freshness, default_status=dg.DefaultSensorStatus.RUNNING
-)

@@ -1,17 +1,13 @@
 import dagster as dg
 
-from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
-
 rollups_5min_job = dg.define_asset_job(
     "rollups_5min_job",
     selection=["metrics_snapshots_5min", "member_activity_5min"],
-    partitions_def=five_minute_partitions,
     description="5-minute snapshots and member activity for one window (or a range, in one run).",
 )
 rollups_hourly_job = dg.define_asset_job(
     "rollups_hourly_job",
     selection=["metrics_snapshots_hourly", "member_activity_hourly"],
-    partitions_def=hourly_partitions,
     description="Hourly snapshots and member activity.",
 )
 rollups_daily_job = dg.define_asset_job(
@@ -22,7 +18,6 @@ rollups_daily_job = dg.define_asset_job(
         "member_activity_daily",
         "member_stats",
     ],
-    partitions_def=daily_partitions,
     description="Voice sessions and checkpoints, daily snapshots and member activity, lifetime member totals.",
 )
 
