@@ -1,9 +1,10 @@
 """Latency of the stats endpoints over HTTP, and of the same answers computed from raw events.
 
 A cell is one (endpoint, guild, concurrency, mode): `concurrency` workers send the same request
-back to back until `target` answers are in, or the cell's time budget is spent (never fewer than
-`least` answers). Latency is the client's wall time per request (httpx, one asyncio client in
-the benchmark process, which shares the 2 cores with the server and PostgreSQL).
+back to back until `target` requests are out, or the cell's time budget is spent (never fewer than
+`least`). Only good answers count in the latencies; failures are kept apart, with their cause.
+Latency is the client's wall time per request (httpx, one asyncio client in the benchmark
+process, which shares the 2 cores with the server and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -97,9 +98,10 @@ async def _drive(
             issued += 1
             t0 = time.perf_counter()
             problem = await send()
-            cell.latencies.append(time.perf_counter() - t0)
             if problem:
                 cell.errors.append(problem)
+            else:
+                cell.latencies.append(time.perf_counter() - t0)
 
     await asyncio.gather(*(worker() for _ in range(cell.concurrency)))
     cell.seconds = time.perf_counter() - started
