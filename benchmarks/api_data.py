@@ -32,6 +32,7 @@ import psycopg
 from benchmarks.aggregate_data import COPY_ROWS, DAY, EVENT_COLUMNS, day_events, utc_midnight
 from stats_api.core.config import get_settings
 from stats_platform import rollups, warehouse
+from stats_platform.transforms.common import ceil_to, floor_to
 
 HOUR = timedelta(hours=1)
 FIVE_MINUTES = timedelta(minutes=5)
@@ -56,16 +57,6 @@ class Span:
         oldest = ceil_to(started - days * DAY + HOUR, HOUR)
         first_hour = ceil_to(started - retention_days * DAY + HOUR, HOUR)
         return cls(started, oldest, started - timedelta(minutes=2), first_hour)
-
-
-def floor_to(at: datetime, every: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    return epoch + (at - epoch) // every * every
-
-
-def ceil_to(at: datetime, every: timedelta) -> datetime:
-    floor = floor_to(at, every)
-    return floor if floor == at else floor + every
 
 
 def events_frame(span: Span, per_day: int, *, seed: int) -> pl.DataFrame:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from stats_platform.transforms.common import GRAINS
+from stats_platform.transforms.common import GRAINS, ceil_to, floor_to
 
 COARSE_TO_FINE = ("daily", "hourly", "5min")
 RESOLUTION_OF = {"5min": "5min", "hourly": "hour", "daily": "day"}
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 Span = tuple[datetime, datetime]
 
@@ -41,15 +40,6 @@ class BucketPlan:
     windows: list[Window] = field(default_factory=list)
     raw: list[Span] = field(default_factory=list)
     resolution: str = "exact"
-
-
-def floor_to(at: datetime, every: timedelta) -> datetime:
-    return _EPOCH + ((at - _EPOCH) // every) * every
-
-
-def ceil_to(at: datetime, every: timedelta) -> datetime:
-    floor = floor_to(at, every)
-    return floor if floor == at else floor + every
 
 
 def plan(

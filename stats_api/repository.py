@@ -18,6 +18,7 @@ from stats_api.coverage import BucketPlan, Span, Window
 from stats_platform import warehouse
 from stats_platform.transforms import activity as transforms
 from stats_platform.transforms import voice
+from stats_platform.transforms.common import floor_to
 
 SQL_DIR = Path(__file__).parent / "sql"
 # One window spanning every instant: raw spans are bucketed by a key column, not by time.
@@ -217,7 +218,7 @@ def _replay_groups(spans: list[RawSpan]) -> list[list[RawSpan]]:
     groups: list[list[RawSpan]] = []
     reach = None
     for span in sorted(spans, key=lambda s: s[1]):
-        if reach is None or coverage.floor_to(span[1], DAY) >= reach:
+        if reach is None or floor_to(span[1], DAY) >= reach:
             groups.append([])
         groups[-1].append(span)
         reach = span[2] if reach is None else max(reach, span[2])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import psycopg
 
-from stats_platform.transforms.common import GRAINS
+from stats_platform.transforms.common import GRAINS, ceil_to, floor_to
 
 SQL_DIR = Path(__file__).parent / "sql"
 
@@ -52,16 +52,16 @@ def ranges_to_recompute(
     spans: dict[str, list[tuple[datetime, datetime]]] = {grain: [] for grain in GRAINS}
     for grain, start, voice in late:
         every = GRAINS[grain]
-        end = _ceil(start + cap + every, every) if voice else start + every
+        end = ceil_to(start + cap + every, every) if voice else start + every
         spans[grain].append((start, end))
         if voice:
             spans["daily"].append(
-                (floor_time(start, GRAINS["daily"]) - GRAINS["daily"], _ceil(end, GRAINS["daily"]))
+                (floor_to(start, GRAINS["daily"]) - GRAINS["daily"], ceil_to(end, GRAINS["daily"]))
             )
     ranges = []
     for grain, windows in spans.items():
         for start, end in _merge(sorted(windows)):
-            start = max(start, _ceil(first_kept, GRAINS[grain]))
+            start = max(start, ceil_to(first_kept, GRAINS[grain]))
             end = min(end, last_complete[grain])
             if start < end:
                 ranges.append(StaleRange(grain, start, end))
@@ -76,13 +76,3 @@ def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datet
         else:
             merged.append((start, end))
     return merged
-
-
-def floor_time(at: datetime, every: timedelta) -> datetime:
-    epoch = datetime(1970, 1, 1, tzinfo=at.tzinfo)
-    return epoch + ((at - epoch) // every) * every
-
-
-def _ceil(at: datetime, every: timedelta) -> datetime:
-    floor = floor_time(at, every)
-    return floor if floor == at else floor + every

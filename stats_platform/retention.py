@@ -10,6 +10,8 @@ import psycopg
 import redis
 from psycopg import sql
 
+from stats_platform.transforms.common import GRAINS
+
 log = logging.getLogger("stats.retention")
 
 LIVE_VOICE_PATTERN = "stats:voice:live:*"
@@ -80,19 +82,13 @@ def delete_expired_rollups(
                 removed[f"member_activity_{grain}"] = conn.execute(
                     "DELETE FROM member_activity WHERE period_type = %s"
                     " AND period_start + %s::interval <= %s",
-                    (grain, _grain_length(grain), horizon),
+                    (grain, GRAINS[grain], horizon),
                 ).rowcount
             conn.execute(
                 "DELETE FROM computed_windows WHERE period_type = %s AND period_end <= %s",
                 (grain, horizon),
             )
     return removed
-
-
-def _grain_length(grain: str) -> timedelta:
-    return {"5min": timedelta(minutes=5), "hourly": timedelta(hours=1), "daily": timedelta(days=1)}[
-        grain
-    ]
 
 
 def clean_stale_voice_presence(

@@ -72,6 +72,17 @@ def ms_to_datetime(*columns: str) -> list[pl.Expr]:
     return [pl.col(c).cast(MS) for c in columns]
 
 
+def _read(
+    conn: psycopg.Connection, query: str, filters: dict, schema: dict, *instants: str
+) -> pl.LazyFrame:
+    """A named query's rows as a LazyFrame, its epoch-millisecond columns as UTC datetimes."""
+    return (
+        copy_out(conn, _query(query), filters, schema)
+        .lazy()
+        .with_columns(ms_to_datetime(*instants))
+    )
+
+
 def read_events(
     conn: psycopg.Connection,
     *,
@@ -81,13 +92,8 @@ def read_events(
     guild_ids: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
     """Events with ts in [start, end), optionally only those that arrived before a cutoff."""
-    frame = copy_out(
-        conn,
-        _query("select_events"),
-        _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids),
-        EVENT_SCHEMA,
-    )
-    return frame.lazy().with_columns(ms_to_datetime("ts", "received_at"))
+    filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
+    return _read(conn, "select_events", filters, EVENT_SCHEMA, "ts", "received_at")
 
 
 def read_voice_events(
@@ -99,13 +105,8 @@ def read_voice_events(
     guild_ids: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
     """VOICE_STATE_UPDATE events with ts in [start, end); start None means from the first kept."""
-    frame = copy_out(
-        conn,
-        _query("select_voice_events"),
-        _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids),
-        VOICE_SCHEMA,
-    )
-    return frame.lazy().with_columns(ms_to_datetime("ts"))
+    filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
+    return _read(conn, "select_voice_events", filters, VOICE_SCHEMA, "ts")
 
 
 def latest_checkpoint(

@@ -62,6 +62,17 @@ def window_start(col: str | pl.Expr, every: timedelta) -> pl.Expr:
     return from_epoch_ms(epoch_ms(col).floordiv(step) * step)
 
 
+def floor_to(at: datetime, every: timedelta) -> datetime:
+    """Start of the epoch-aligned UTC window of size `every` containing `at` (window_start for one instant)."""
+    return _EPOCH + ((at - _EPOCH) // every) * every
+
+
+def ceil_to(at: datetime, every: timedelta) -> datetime:
+    """The first epoch-aligned window boundary at or after `at`."""
+    floor = floor_to(at, every)
+    return floor if floor == at else floor + every
+
+
 def snowflake_order(col: str | pl.Expr) -> list[pl.Expr]:
     """Sort keys [length, value]: for normalized digit strings this is numeric order."""
     expr = _expr(col)

@@ -15,7 +15,7 @@ from stats_platform.partitions import (
     raw_retention_horizon,
 )
 from stats_platform.resources import PipelineSettings, PostgresResource
-from stats_platform.transforms.common import GRAINS
+from stats_platform.transforms.common import GRAINS, floor_to
 
 JOBS = {"5min": rollups_5min_job, "hourly": rollups_hourly_job, "daily": rollups_daily_job}
 PARTITIONS = {
@@ -49,7 +49,7 @@ def late_data_sensor(
     with postgres.connect() as conn:
         late = late_data.find_late_arrivals(conn, after=after, until=until, ticked=ticked)
     # Only windows already closed at `until` are partitions; anything later the schedules compute.
-    last_complete = {grain: late_data.floor_time(until, every) for grain, every in GRAINS.items()}
+    last_complete = {grain: floor_to(until, every) for grain, every in GRAINS.items()}
     ranges = late_data.ranges_to_recompute(
         late,
         cap=pipeline.voice_cap,
