@@ -28,8 +28,8 @@ import polars as pl
 import psycopg
 
 from benchmarks.events_gen import generate
-from stats_api.core.database import create_database_if_missing, drop_database, with_database
-from stats_api.core.migrations import migrate
+from stats_platform.storage.database import create_database_if_missing, drop_database, with_database
+from stats_platform.storage.migrations import migrate
 
 SERVER_URL = os.environ.get(
     "STATS_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

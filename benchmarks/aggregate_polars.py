@@ -1,6 +1,6 @@
 """The pipeline's rollups split into read (COPY out), Polars compute and write, each timed.
 
-`compute` is `stats_platform.rollups.compute_rollups` without its reads: the same transforms on
+`compute` is `stats_platform.pipeline.rollups.compute_rollups` without its reads: the same transforms on
 frames already in memory. `mirror_matches` proves it, comparing with a call of the real thing.
 """
 
@@ -16,7 +16,7 @@ import polars as pl
 import psycopg
 
 from benchmarks.aggregate_sql import mismatched_rows
-from stats_platform import rollups, warehouse
+from stats_platform.pipeline import rollups, warehouse
 from stats_platform.transforms import activity, voice
 from stats_platform.transforms.common import GRAINS
 
@@ -127,7 +127,7 @@ def sessions(inputs: Inputs, w: Window) -> pl.DataFrame:
 
 
 def mirror_matches(conn: psycopg.Connection, w: Window, grain: str, mine: rollups.Rollups) -> bool:
-    """compute() gives exactly what stats_platform.rollups.compute_rollups gives."""
+    """compute() gives exactly what stats_platform.pipeline.rollups.compute_rollups gives."""
     real = rollups.compute_rollups(
         conn, grain=grain, start=w.start, end=w.end, covered_until=w.as_of, cap=w.cap
     )

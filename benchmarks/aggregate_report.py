@@ -11,7 +11,7 @@ import polars as pl
 import psycopg
 
 from benchmarks.aggregate_data import SERVER_URL
-from stats_api.core.config import PROJECT_ROOT
+from stats_platform.settings import PROJECT_ROOT
 
 DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
 HEADING = "## Aggregate"

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import polars as pl
 import psycopg
 
-from stats_platform import warehouse
+from stats_platform.storage import warehouse
 from stats_platform.transforms.activity import MEMBER_ACTIVITY_COLUMNS, SNAPSHOT_COLUMNS
 
 _EPOCH = "TIMESTAMPTZ '1970-01-01 00:00:00+00'"

@@ -34,7 +34,7 @@ from benchmarks import api_data, api_load, api_profile, api_report
 from benchmarks.api_check import Check, check_all
 from benchmarks.api_load import ENDPOINTS, Cell, Guild
 from benchmarks.harness import SERVER_URL, api_server, fresh_database, machine
-from stats_api.core.config import PROJECT_ROOT
+from stats_platform.settings import PROJECT_ROOT
 
 
 @dataclass(frozen=True)

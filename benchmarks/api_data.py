@@ -16,7 +16,7 @@ too): the daily job (voice_sessions, rollups_daily, member_stats) over every who
 over every whole hour from the first after the retention instant + 1 h, 5-minute over the last
 `five_min_days` days. The oldest day starts before the raw-retention instant, which the assets
 may refuse to recompute; production computed it when it was fresh, so it is computed here by the
-same library calls the daily assets make (stats_platform.rollups), before the backfills.
+same library calls the daily assets make (stats_platform.pipeline.rollups), before the backfills.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ import polars as pl
 import psycopg
 
 from benchmarks.aggregate_data import COPY_ROWS, DAY, EVENT_COLUMNS, day_events, utc_midnight
-from stats_api.core.config import get_settings
-from stats_platform import rollups, warehouse
+from stats_platform.pipeline import rollups, warehouse
+from stats_platform.settings import get_settings
 from stats_platform.transforms.common import ceil_to, floor_to
 
 HOUR = timedelta(hours=1)

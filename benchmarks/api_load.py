@@ -24,7 +24,7 @@ import psycopg
 import redis.asyncio as aioredis
 
 from benchmarks import api_raw
-from stats_api.voice_live import live_key, marker_key
+from stats_api.live.presence import live_key, marker_key
 
 # A raw-SQL answer slower than this is not run 16 at a time: one round would take minutes.
 RAW_CONCURRENT_LIMIT_S = 2.0

@@ -2,7 +2,7 @@
 
 The answer is computed as the route computes it (StatsAnswerer.snapshot, the route's compute
 function, model_dump_json), without HTTP, with the answer cache off. The steps of
-`stats_api.repository` and `stats_platform.warehouse` are wrapped with timers that nest, so each
+`stats_api.engine.reads` and `stats_platform.storage.warehouse` are wrapped with timers that nest, so each
 phase shows its own time without its timed children (a COPY under the rollup read is listed
 under it). A cProfile of one more run goes to benchmarks/out/.
 
@@ -24,13 +24,13 @@ from typing import Any
 
 from benchmarks.api_load import ENDPOINTS, Cell, Endpoint, Guild
 from benchmarks.harness import OUT_DIR
-from stats_api import repository
 from stats_api.api import answering
 from stats_api.api.params import ActivityQuery, LeaderboardQuery, MemberListQuery, PeriodQuery
 from stats_api.api.routes import activity, dashboard, leaderboard, members
-from stats_api.core.config import Settings
-from stats_api.core.redis import RedisGate
-from stats_platform import warehouse
+from stats_api.engine import reads as repository
+from stats_api.redis_gate import RedisGate
+from stats_platform.settings import Settings
+from stats_platform.storage import warehouse
 
 PHASES: list[tuple[Any, str, str]] = [
     (answering, "_scalar", "snapshot: newest arrival, guild known"),

@@ -16,7 +16,7 @@ from typing import Any
 import psycopg
 
 from benchmarks.aggregate_sql import SESSIONS
-from stats_api import answers, periods
+from stats_api import figures, periods
 
 CAP = timedelta(hours=24)
 FUTURE = timedelta(minutes=5)
@@ -179,7 +179,7 @@ def dashboard(conn: psycopg.Connection, guild: str, start: datetime, end: dateti
         **current,
         "newMembers": now[4],
         "leftMembers": now[5],
-        **answers.changes(current, previous),
+        **figures.changes(current, previous),
         "topMembers": [
             {"userId": u, "totalMessages": m, "totalVoiceMinutes": v} for u, m, v in now[6]
         ],
@@ -199,7 +199,7 @@ def leaderboard(
                 "totalMessages": m,
                 "totalVoiceMinutes": v,
                 "totalReactions": r,
-                "badge": answers.BADGES.get(rank),
+                "badge": figures.BADGES.get(rank),
             }
             for rank, (u, s, m, v, r) in enumerate(rows, start=1)
         ]

@@ -20,11 +20,11 @@ import orjson
 import psycopg
 
 from benchmarks.harness import fresh_database
-from stats_api.core.config import get_settings
-from stats_api.core.database import open_pool
 from stats_api.ingest.payload import parse_events
 from stats_api.ingest.store import EventStore
 from stats_api.ingest.validate import Limits, validate_batch
+from stats_platform.settings import get_settings
+from stats_platform.storage.database import open_pool
 
 TIMINGS: Counter[str] = Counter()
 PLANS: list[dict[str, Any]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from stats_api.core.config import PROJECT_ROOT
+from stats_platform.settings import PROJECT_ROOT
 
 BENCHMARKS_DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
 DOC_HEADER = (

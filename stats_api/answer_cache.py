@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from stats_api.core.redis import RedisGate
+from stats_api.redis_gate import RedisGate
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)

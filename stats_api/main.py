@@ -13,15 +13,15 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
 from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
-from stats_api.core.config import Settings, get_settings
-from stats_api.core.database import open_pool, resolve_database_url
-from stats_api.core.logging import configure_logging, configure_structlog, get_logger
-from stats_api.core.redis import RedisGate
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
+from stats_api.live.presence import LivePresence
 from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
-from stats_api.voice_live import LivePresence
+from stats_api.redis_gate import RedisGate
+from stats_platform.logs import configure_logging, configure_structlog, get_logger
+from stats_platform.settings import Settings, get_settings
+from stats_platform.storage.database import open_pool, resolve_database_url
 
 log = get_logger("stats.api")
 

@@ -11,7 +11,7 @@ import time
 
 import redis
 
-from stats_api.core.redis import RedisGate
+from stats_api.redis_gate import RedisGate
 
 WINDOW_SECONDS = 60
 KEY_TTL_SECONDS = 120

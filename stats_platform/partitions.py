@@ -10,15 +10,15 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from stats_api.core import config
+from stats_platform import settings
 
 FIVE_MINUTE_FORMAT = "%Y-%m-%d-%H:%M"
 
 
 def raw_retention_horizon(now: datetime | None = None) -> datetime:
     """Where partitions start: UTC midnight of the oldest day whose raw events are all kept."""
-    return config.raw_retention_horizon(
-        now or datetime.now(UTC), config.get_settings().raw_retention_days
+    return settings.raw_retention_horizon(
+        now or datetime.now(UTC), settings.get_settings().raw_retention_days
     )
 
 

@@ -10,8 +10,8 @@ import psycopg
 import pytest
 import redis
 
-from stats_api.core.database import create_database_if_missing, drop_database, with_database
-from stats_api.core.migrations import migrate
+from stats_platform.storage.database import create_database_if_missing, drop_database, with_database
+from stats_platform.storage.migrations import migrate
 
 SERVER_URL = os.environ.get(
     "STATS_TEST_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -25,8 +25,8 @@ from typing import TypeVar
 import httpx
 import pytest
 
-from stats_api.core.database import create_database_if_missing, drop_database, with_database
-from stats_api.launcher import dagster_database_url
+from stats_platform.storage.database import create_database_if_missing, drop_database, with_database
+from stats_platform.tools.launcher import dagster_database_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SERVER_URL = os.environ.get(

@@ -13,12 +13,12 @@ import psycopg
 from fastapi import Depends, HTTPException, Path, Request
 from psycopg_pool import ConnectionPool
 
-from stats_api.core.config import Settings
-from stats_api.core.redis import RedisGate
 from stats_api.ingest.store import EventStore
-from stats_api.keys import ApiKey, Scope, authenticate
 from stats_api.ratelimit import RateLimiter
-from stats_api.snowflakes import normalize_snowflake
+from stats_api.redis_gate import RedisGate
+from stats_platform.domain.snowflakes import normalize_snowflake
+from stats_platform.settings import Settings
+from stats_platform.storage.api_keys import ApiKey, Scope, authenticate
 
 
 def get_settings(request: Request) -> Settings:

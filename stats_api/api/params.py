@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from stats_api import periods
-from stats_api.answers import Category, SortBy
+from stats_api.figures import Category, SortBy
 from stats_api.schemas import CamelModel
 
 # Nothing happened on Discord before its epoch; earlier `from` values are typos, and would

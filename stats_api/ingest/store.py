@@ -4,20 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
-from stats_api.core.logging import get_logger
 from stats_api.ingest.validate import EventRow
+from stats_platform.logs import get_logger
+from stats_platform.storage.scripts import script
 
 log = get_logger("stats.ingest")
 
-_HERE = Path(__file__).parent
-CREATE_STAGING_SQL = (_HERE / "create_ingest_staging.sql").read_text()
-INSERT_EVENTS_SQL = (_HERE / "insert_events.sql").read_text()
+CREATE_STAGING_SQL = script(__file__, "create_ingest_staging.sql")
+INSERT_EVENTS_SQL = script(__file__, "insert_events.sql")
 COPY_STAGING_SQL = (
     "COPY ingest_staging (ord, ts, guild_id, dedup_key, event_id, type,"
     " user_id, channel_id, message_id, role_id, shard_id, data) FROM STDIN (FORMAT BINARY)"
@@ -27,7 +26,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DAY_MS = 86_400_000
 
 # Called after a commit with the batch's new VOICE_STATE_UPDATE rows [guild, user, channel, ts_ms]
-# in (ts, seq) order and their arrival time in epoch µs (stats_api.voice_live.LivePresence.apply).
+# in (ts, seq) order and their arrival time in epoch µs (stats_api.live.presence.LivePresence.apply).
 VoiceHook = Callable[[list[list], int], None]
 
 

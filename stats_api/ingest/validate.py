@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from stats_api.core.config import Settings
-from stats_api.snowflakes import SNOWFLAKE
+from stats_platform.domain.snowflakes import SNOWFLAKE
+from stats_platform.settings import Settings
 
 KNOWN_TYPES = frozenset(
     {

@@ -1,13 +1,13 @@
 import dagster as dg
 
-from stats_api.core.config import get_settings
-from stats_api.core.database import resolve_database_url
 from stats_platform.resources import (
     AlertResource,
     PipelineSettings,
     PostgresResource,
     RedisResource,
 )
+from stats_platform.settings import get_settings
+from stats_platform.storage.database import resolve_database_url
 
 
 @dg.definitions

@@ -18,10 +18,10 @@ import redis
 from api_testkit import GUILD, OTHER_GUILD, PROJECT_ROOT, Api, free_port, now_ms, wait_ready
 from fastapi.testclient import TestClient
 
-from stats_api.core.config import Settings
-from stats_api.core.database import create_database_if_missing, drop_database, with_database
-from stats_api.keys import create_key
 from stats_api.main import create_app
+from stats_platform.settings import Settings
+from stats_platform.storage.api_keys import create_key
+from stats_platform.storage.database import create_database_if_missing, drop_database, with_database
 
 # What the API writes. The other data tables are not touched by these tests.
 API_TABLES = ("events", "window_arrivals", "api_keys")
@@ -143,7 +143,7 @@ def start_api(fresh_database_url: str, redis_url: str) -> Iterator[Callable[...,
             "STATS_AUTH": auth,
             **settings,
         }
-        command = [sys.executable, "-m", "stats_api.cli", "serve", "--port", str(port)]
+        command = [sys.executable, "-m", "stats_platform.tools.cli", "serve", "--port", str(port)]
         processes.append(
             subprocess.Popen(
                 command,

@@ -26,7 +26,7 @@ def test_serve_migrates_and_serves(fresh_database_url: str, redis_url: str) -> N
     port = free_port()
     env = {**os.environ, "STATS_DATABASE_URL": fresh_database_url, "STATS_REDIS_URL": redis_url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "stats_api.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "stats_platform.tools.cli", "serve", "--port", str(port)],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.PIPE,

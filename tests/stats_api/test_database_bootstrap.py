@@ -8,9 +8,9 @@ import pgserver
 import psycopg
 import pytest
 
-from stats_api.core import database
-from stats_api.core.config import Settings
-from stats_api.core.migrations import discover, migrate
+from stats_platform.settings import Settings
+from stats_platform.storage import database
+from stats_platform.storage.migrations import discover, migrate
 
 
 def test_no_server_on_the_default_address_starts_an_embedded_one_that_migrates(

@@ -16,7 +16,7 @@ import pytest
 from api_testkit import FOREIGN_GUILD, GUILD, UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
 
-from stats_api.keys import create_key, revoke_key
+from stats_platform.storage.api_keys import create_key, revoke_key
 
 MIB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}

@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from stats_api.api.deps import ReadGuildDep
-from stats_api.cli import app as cli
-from stats_api.core.config import Settings
-from stats_api.keys import authenticate, create_key, list_keys, revoke_key
 from stats_api.main import create_app
+from stats_platform.settings import Settings
+from stats_platform.storage.api_keys import authenticate, create_key, list_keys, revoke_key
+from stats_platform.tools.cli import app as cli
 
 KEY_FORMAT = re.compile(r"sp_([0-9a-f]{12})_[0-9a-f]{48}")
 

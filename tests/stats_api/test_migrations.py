@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from stats_api.core.migrations import MigrationError, discover, is_current, migrate
+from stats_platform.storage.migrations import MigrationError, discover, is_current, migrate
 
 
 def write(directory: Path, name: str, sql: str) -> None:

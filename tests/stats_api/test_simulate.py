@@ -24,12 +24,18 @@ import polars as pl
 import psycopg
 from api_testkit import Api
 
-from stats_api.simulate import ModelConfig, SimulationConfig, TrafficModel, generate, run_simulation
-from stats_api.simulate.plan import PlanConfig, Planner
-from stats_api.simulate.tally import voice_sessions
-from stats_api.simulate.voice import VOICE_MAX_MS
+from stats_platform.storage.warehouse import load_voice_sessions
+from stats_platform.tools.simulate import (
+    ModelConfig,
+    SimulationConfig,
+    TrafficModel,
+    generate,
+    run_simulation,
+)
+from stats_platform.tools.simulate.plan import PlanConfig, Planner
+from stats_platform.tools.simulate.tally import voice_sessions
+from stats_platform.tools.simulate.voice import VOICE_MAX_MS
 from stats_platform.transforms.voice import voice_by_window
-from stats_platform.warehouse import load_voice_sessions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 END_MS = 1_790_000_000_000  # 2026-09-21T13:33:20Z, a Monday
@@ -264,7 +270,7 @@ def test_live_cli_creates_keys_sends_in_real_time_and_writes_its_tally(
     started = time.monotonic()
     done = subprocess.run(
         [
-            sys.executable, "-m", "stats_api.cli", "simulate",
+            sys.executable, "-m", "stats_platform.tools.cli", "simulate",
             "--mode", "live", "--rate", "40", "--duration", "4",
             "--guilds", "2", "--members-per-guild", "60", "--seed", "3",
             "--url", api.url, "--create-key", "--no-progress",
@@ -313,7 +319,7 @@ def test_live_run_stopped_by_ctrl_c_delivers_what_came_before_the_stop(
     tally_path = tmp_path / "tally.json"
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "stats_api.cli", "simulate",
+            sys.executable, "-m", "stats_platform.tools.cli", "simulate",
             "--mode", "live", "--rate", "40", "--guilds", "2", "--members-per-guild", "60",
             "--url", api.url, "--no-progress", "--late-share", "0.5", "--duplicate-share", "0.5",
             "--tally-json", str(tally_path),

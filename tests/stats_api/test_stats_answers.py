@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from stats_api import answers, periods
-from stats_api.repository import LIFETIME_SCHEMA
+from stats_api import figures, periods
+from stats_api.engine.reads import LIFETIME_SCHEMA
 
 
 def test_a_naive_to_is_a_period_error_naming_to() -> None:
@@ -35,7 +35,7 @@ def test_members_with_the_same_voice_minutes_tie_and_go_by_user_id() -> None:
         schema=LIFETIME_SCHEMA,
     ).with_columns(pl.col("last_message_at", "last_voice_at", "last_seen", "joined_at").cast(
         pl.Datetime("ms", "UTC")))  # fmt: skip
-    page, total = answers.member_page(
+    page, total = figures.member_page(
         lifetime,
         guild_id="1",
         now=datetime(2024, 6, 1, tzinfo=UTC),

@@ -14,8 +14,8 @@ from api_testkit import GUILD, UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, fixed_events, get_stats, midnight, msg, ok
 
-from stats_api.core.config import Settings
-from stats_api.keys import create_key
+from stats_platform.settings import Settings
+from stats_platform.storage.api_keys import create_key
 
 ENDPOINTS = [
     ("dashboard", {}),

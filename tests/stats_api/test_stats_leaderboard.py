@@ -11,7 +11,7 @@ from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, MIN, fixed_events, get_stats, midnight, msg, ok, z
 
-from stats_api.keys import create_key
+from stats_platform.storage.api_keys import create_key
 
 
 @pytest.fixture

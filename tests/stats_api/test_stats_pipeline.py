@@ -14,13 +14,13 @@ from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, MIN, clear_rollups, fixed_events, get_stats, midnight, msg, ok
 
-from stats_api.core.config import raw_retention_horizon
-from stats_api.keys import create_key
 from stats_platform.defs.members.assets import member_stats
 from stats_platform.defs.rollups.assets import rollups_5min, rollups_daily, rollups_hourly
 from stats_platform.defs.voice.assets import voice_sessions
 from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
 from stats_platform.resources import PipelineSettings, PostgresResource
+from stats_platform.settings import raw_retention_horizon
+from stats_platform.storage.api_keys import create_key
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

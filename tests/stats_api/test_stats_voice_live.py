@@ -18,9 +18,9 @@ from api_testkit import UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
 from stats_testkit import MIN, get_stats, ok, random_guild, voice, z
 
-from stats_api.keys import create_key
-from stats_api.voice_live import live_key, marker_key
-from stats_platform import retention
+from stats_api.live.presence import live_key, marker_key
+from stats_platform.pipeline import retention
+from stats_platform.storage.api_keys import create_key
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ from platform_testkit import (
     voice,
 )
 
-from stats_platform import rollups
 from stats_platform.defs.late_data.sensors import late_data_sensor
 from stats_platform.partitions import raw_retention_horizon
+from stats_platform.pipeline import rollups
 
 DAY = timedelta(days=1)
 

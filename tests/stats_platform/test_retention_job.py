@@ -21,11 +21,11 @@ from platform_testkit import (
     run_resources,
 )
 
-from stats_api.core.config import raw_retention_horizon as horizon_at
 from stats_platform.defs.retention.ops import retention_job
 from stats_platform.defs.windows import refuse_expired_window
 from stats_platform.partitions import raw_retention_horizon
 from stats_platform.resources import RedisResource
+from stats_platform.settings import raw_retention_horizon as horizon_at
 
 DAY = timedelta(days=1)
 RUN_CONFIG = {

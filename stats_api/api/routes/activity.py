@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from stats_api import answers, periods
-from stats_api.api.answering import ERRORS, Snapshot, StatsDep, meta
+from stats_api import figures, periods
 from stats_api.api.params import ActivityQuery
+from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
 from stats_api.schemas import ActivitySeries
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
@@ -41,7 +41,7 @@ def _activity(snap: Snapshot, query: ActivityQuery) -> ActivitySeries:
 
 
 def _data_point(label: datetime, totals: dict[str, int]) -> dict[str, object]:
-    counted = answers.period_totals(totals)
+    counted = figures.period_totals(totals)
     return {
         "timestamp": periods.iso_z(label),
         "totalMessages": counted["totalMessages"],

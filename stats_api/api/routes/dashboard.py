@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from stats_api import answers
-from stats_api.api.answering import ERRORS, Snapshot, StatsDep, latest, meta
+from stats_api import figures
 from stats_api.api.params import PeriodQuery
+from stats_api.api.responder import ERRORS, Snapshot, StatsDep, latest, meta
 from stats_api.schemas import Dashboard
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
@@ -27,17 +27,17 @@ def dashboard(stats: StatsDep, query: Annotated[PeriodQuery, Query()]) -> Respon
 def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
     window, previous = snap.window(query)
     current = snap.activity([(window.start, window.end)])
-    totals = answers.period_totals(current.totals.row(0, named=True))
+    totals = figures.period_totals(current.totals.row(0, named=True))
     before, as_of = None, current.data_as_of
     if previous is not None:
         earlier = snap.activity([(previous.start, previous.end)])
-        before = answers.period_totals(earlier.totals.row(0, named=True))
+        before = figures.period_totals(earlier.totals.row(0, named=True))
         as_of = latest(as_of, earlier.data_as_of)
     return Dashboard.model_validate(
         {
             **meta(window, as_of, current.resolution),
             **totals,
-            **answers.changes(totals, before),
-            "topMembers": answers.top_members(current.members),
+            **figures.changes(totals, before),
+            "topMembers": figures.top_members(current.members),
         }
     )

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Request
 
 from stats_api.api.deps import EventStoreDep, IngestKeyDep, SettingsDep
-from stats_api.core.logging import get_logger
 from stats_api.ingest.payload import BoundedBody, parse_events
 from stats_api.ingest.validate import Limits, batch_guilds, validate_batch
-from stats_api.keys import ApiKey
 from stats_api.schemas import EventIn, IngestResult
+from stats_platform.logs import get_logger
+from stats_platform.storage.api_keys import ApiKey
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 log = get_logger("stats.ingest")

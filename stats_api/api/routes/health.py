@@ -9,8 +9,8 @@ from fastapi import APIRouter, Response
 from psycopg_pool import PoolTimeout
 
 from stats_api.api.deps import PoolDep, RedisDep
-from stats_api.core.migrations import is_current
 from stats_api.schemas import Health, Readiness
+from stats_platform.storage.migrations import is_current
 
 router = APIRouter(tags=["health"])
 

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from stats_api import answers
-from stats_api.api.answering import ERRORS, Snapshot, StatsDep, meta
+from stats_api import figures
 from stats_api.api.params import LeaderboardQuery
+from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
 from stats_api.schemas import Leaderboard
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
@@ -29,6 +29,6 @@ def _leaderboard(snap: Snapshot, query: LeaderboardQuery) -> Leaderboard:
         {
             **meta(window, found.data_as_of, found.resolution),
             "category": query.category,
-            "entries": answers.leaderboard(found.members, query.category, query.limit),
+            "entries": figures.leaderboard(found.members, query.category, query.limit),
         }
     )

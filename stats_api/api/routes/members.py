@@ -8,12 +8,12 @@ from typing import Annotated, Any
 import polars as pl
 from fastapi import APIRouter, HTTPException, Path, Query, Response
 
-from stats_api import answers
-from stats_api.api.answering import ERRORS, Snapshot, StatsDep, meta
+from stats_api import figures
 from stats_api.api.params import MemberListQuery, PeriodQuery
+from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
 from stats_api.periods import iso_z
 from stats_api.schemas import MemberDetail, MemberList
-from stats_api.snowflakes import normalize_snowflake
+from stats_platform.domain.snowflakes import normalize_snowflake
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats/members", tags=["stats"])
 UserIdPath = Annotated[
@@ -43,7 +43,7 @@ def member(
 
 
 def _member_list(snap: Snapshot, query: MemberListQuery) -> MemberList:
-    rows, total = answers.member_page(
+    rows, total = figures.member_page(
         snap.lifetime(),
         guild_id=snap.guild_id,
         now=snap.now,
@@ -81,7 +81,7 @@ def _member(snap: Snapshot, user: str, query: PeriodQuery) -> MemberDetail:
         {
             # The lifetime row counts everything stored, so the guild's newest arrival.
             **meta(window, snap.newest, found.resolution),
-            **answers.member_row(lifetime.row(0, named=True), snap.guild_id),
+            **figures.member_row(lifetime.row(0, named=True), snap.guild_id),
             "activity": _period_activity(mine[0] if mine else None),
         }
     )
@@ -95,7 +95,7 @@ def _period_activity(row: dict[str, Any] | None) -> dict[str, Any]:
         }  # fmt: skip
     return {
         "totalMessages": row["messages"],
-        "totalVoiceMinutes": answers.minutes(row["voice_ms"]),
+        "totalVoiceMinutes": figures.minutes(row["voice_ms"]),
         "totalReactionsGiven": row["reactions_given"],
         "totalReactionsReceived": row["reactions_received"],
         "lastMessageAt": _iso(row["last_message_at"]),

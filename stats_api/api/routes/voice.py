@@ -6,10 +6,10 @@ from collections import defaultdict
 
 from fastapi import APIRouter
 
-from stats_api.api.answering import ERRORS, LivePresenceDep, StatsDep, as_of_z
+from stats_api.api.responder import ERRORS, LivePresenceDep, StatsDep, as_of_z
+from stats_api.live.presence import Entry
 from stats_api.periods import iso_z
 from stats_api.schemas import LiveVoice
-from stats_api.voice_live import Entry
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats/voice", tags=["stats"])
 

@@ -2,7 +2,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from stats_platform import late_data
 from stats_platform.defs.rollups.schedules import (
     rollups_5min_job,
     rollups_daily_job,
@@ -14,6 +13,7 @@ from stats_platform.partitions import (
     hourly_partitions,
     raw_retention_horizon,
 )
+from stats_platform.pipeline import late_data
 from stats_platform.resources import PipelineSettings, PostgresResource
 from stats_platform.transforms.common import GRAINS, floor_to
 

@@ -1,7 +1,7 @@
 import dagster as dg
 
-from stats_platform import rollups
 from stats_platform.partitions import daily_partitions
+from stats_platform.pipeline import rollups
 from stats_platform.resources import PostgresResource
 
 

@@ -1,10 +1,7 @@
-from pathlib import Path
-
 import dagster as dg
 
 from stats_platform.resources import PostgresResource
-
-SQL_DIR = Path(__file__).parents[2] / "sql"
+from stats_platform.storage.scripts import script
 
 
 @dg.asset_check(
@@ -13,7 +10,7 @@ SQL_DIR = Path(__file__).parents[2] / "sql"
 def member_stats_matches_daily_rows(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
         mismatched, members = conn.execute(
-            (SQL_DIR / "check_member_stats_match_daily.sql").read_text()
+            script(__file__, "check_member_stats_match_daily.sql")
         ).fetchone()  # type: ignore[misc]
     return dg.AssetCheckResult(
         passed=mismatched == 0, metadata={"members": members, "mismatched": mismatched}

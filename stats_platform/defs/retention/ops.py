@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from stats_api.core.config import raw_retention_horizon
-from stats_platform import retention
+from stats_platform.pipeline import retention
 from stats_platform.resources import PipelineSettings, PostgresResource, RedisResource
+from stats_platform.settings import raw_retention_horizon
 
 
 class RetentionConfig(dg.Config):

@@ -2,9 +2,9 @@ from datetime import timedelta
 
 import dagster as dg
 
-from stats_platform import rollups
 from stats_platform.defs.windows import covered_until_for, refuse_expired_window
 from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
+from stats_platform.pipeline import rollups
 from stats_platform.resources import PipelineSettings, PostgresResource
 
 # Each grain should be materialized about once per window; a 5-minute window is due within

@@ -1,11 +1,9 @@
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 
 from stats_platform.resources import PostgresResource
-
-SQL_DIR = Path(__file__).parents[2] / "sql"
+from stats_platform.storage.scripts import script
 
 
 @dg.asset_check(
@@ -16,7 +14,7 @@ def metrics_snapshots_5min_matches_raw(postgres: PostgresResource) -> dg.AssetCh
     since = datetime.now(UTC) - timedelta(days=1)
     with postgres.connect() as conn:
         mismatched, compared = conn.execute(
-            (SQL_DIR / "check_snapshots_match_raw.sql").read_text(), {"since": since}
+            script(__file__, "check_snapshots_match_raw.sql"), {"since": since}
         ).fetchone()  # type: ignore[misc]
     return dg.AssetCheckResult(
         passed=mismatched == 0,

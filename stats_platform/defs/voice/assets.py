@@ -1,8 +1,8 @@
 import dagster as dg
 
-from stats_platform import rollups
 from stats_platform.defs.windows import covered_until_for, refuse_expired_window
 from stats_platform.partitions import daily_partitions
+from stats_platform.pipeline import rollups
 from stats_platform.resources import PipelineSettings, PostgresResource
 
 

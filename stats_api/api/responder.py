@@ -1,0 +1,181 @@
+"""How every stats route answers: one read-only snapshot per request, 404 for unknown guilds, cache.
+
+A request's queries run in one REPEATABLE READ, READ ONLY transaction, so the numbers of one
+answer (a period and its previous period, a page and its total) come from the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import polars as pl
+import psycopg
+from fastapi import Depends, HTTPException, Request, Response
+from pydantic import BaseModel
+
+from stats_api.answer_cache import AnswerCache, cache_key
+from stats_api.api.deps import ConnDep, ReadGuildDep, RedisDep, SettingsDep
+from stats_api.api.params import PeriodQuery
+from stats_api.engine import reads as repository
+from stats_api.live.presence import LivePresence
+from stats_api.periods import Window, iso_z
+from stats_api.redis_gate import RedisGate
+from stats_platform.settings import Settings, raw_retention_horizon
+
+NEWEST_ARRIVAL_SQL = (
+    "SELECT max(last_received_at) FROM window_arrivals"
+    " WHERE guild_id = %s AND period_type = 'daily'"
+)
+GUILD_KNOWN_SQL = """
+SELECT EXISTS (SELECT 1 FROM events WHERE guild_id = %(g)s)
+    OR EXISTS (SELECT 1 FROM member_stats WHERE guild_id = %(g)s)
+    OR EXISTS (SELECT 1 FROM metrics_snapshots WHERE guild_id = %(g)s)
+"""
+# The first event kept; where rollups reach past the raw retention, the first window kept.
+FIRST_DATA_SQL = """
+SELECT least((SELECT min(ts) FROM events WHERE guild_id = %(g)s),
+             (SELECT min(period_start) FROM metrics_snapshots
+              WHERE guild_id = %(g)s AND period_start < %(horizon)s))
+"""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no key, or a bad or revoked one"},
+    403: {"description": "the key is not a read key"},
+    404: {"description": "unknown guild, or one this key may not read"},
+    422: {"description": "a bad parameter; `detail[].loc` names it"},
+    429: {"description": "over the key's rate; see Retry-After"},
+}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One request's view of a guild: everything read through it is from the same snapshot."""
+
+    conn: psycopg.Connection
+    guild_id: str
+    now: datetime
+    cap: timedelta
+    raw_horizon: datetime
+    newest: datetime | None
+
+    def activity(self, buckets: list[tuple[datetime, datetime]]) -> repository.Activity:
+        return repository.activity(
+            self.conn,
+            guild_id=self.guild_id,
+            buckets=buckets,
+            now=self.now,
+            cap=self.cap,
+            raw_horizon=self.raw_horizon,
+        )
+
+    def lifetime(self) -> pl.DataFrame:
+        return repository.lifetime_members(
+            self.conn,
+            guild_id=self.guild_id,
+            now=self.now,
+            cap=self.cap,
+            raw_horizon=self.raw_horizon,
+        )
+
+    def window(self, query: PeriodQuery) -> tuple[Window, Window | None]:
+        first = None
+        if query.wants_first_data:
+            params = {"g": self.guild_id, "horizon": self.raw_horizon}
+            first = _scalar(self.conn, FIRST_DATA_SQL, params)
+        return query.resolve(now=self.now, first_data=first)
+
+
+def meta(window: Window, data_as_of: datetime | None, resolution: str) -> dict[str, Any]:
+    return {
+        "periodStart": iso_z(window.start),
+        "periodEnd": iso_z(window.end),
+        "dataAsOf": as_of_z(data_as_of),
+        "resolution": resolution,
+    }
+
+
+def as_of_z(at: datetime | None) -> str | None:
+    """An arrival time to the millisecond, rounded half up as the raw-event reader rounds
+    (`::bigint` of epoch ms), so answers from rollups and from raw events name the same instant."""
+    if at is None:
+        return None
+    ms = ((at - _EPOCH) // timedelta(microseconds=1) + 500) // 1000
+    return iso_z(_EPOCH + timedelta(milliseconds=ms))
+
+
+def latest(*instants: datetime | None) -> datetime | None:
+    return max((t for t in instants if t is not None), default=None)
+
+
+class StatsAnswerer:
+    def __init__(
+        self, guild_id: str, conn: psycopg.Connection, redis: RedisGate, settings: Settings
+    ) -> None:
+        self.guild_id = guild_id
+        self._conn = conn
+        self._settings = settings
+        self._cache = AnswerCache(redis, settings.cache_ttl_seconds)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Snapshot]:
+        """A read-only snapshot of a known guild; 404 when no table has anything of it."""
+        conn, guild = self._conn, self.guild_id
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild,))
+            if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
+                raise HTTPException(404, f"guild {guild} not found")
+            now = _now()
+            yield Snapshot(
+                conn=conn,
+                guild_id=guild,
+                now=now,
+                cap=timedelta(hours=self._settings.voice_session_cap_hours),
+                raw_horizon=raw_retention_horizon(now, self._settings.raw_retention_days),
+                newest=newest,
+            )
+
+    def respond(
+        self, endpoint: str, params: dict[str, Any], compute: Callable[[Snapshot], BaseModel]
+    ) -> Response:
+        """The cached answer for this guild's newest data and these params, else compute(snapshot)."""
+        with self.snapshot() as snap:
+            key = cache_key(self.guild_id, snap.newest, endpoint, params)
+            cached = self._cache.get(key)
+            if cached is not None:
+                return _json(cached, "hit")
+            body = compute(snap).model_dump_json(by_alias=True).encode()
+        self._cache.put(key, body)
+        return _json(body, "miss" if self._cache.enabled else "off")
+
+
+def get_answerer(
+    guild_id: ReadGuildDep, conn: ConnDep, redis: RedisDep, settings: SettingsDep
+) -> StatsAnswerer:
+    return StatsAnswerer(guild_id, conn, redis, settings)
+
+
+def get_live_presence(request: Request) -> LivePresence:
+    return request.app.state.live_presence  # type: ignore[no-any-return]
+
+
+StatsDep = Annotated[StatsAnswerer, Depends(get_answerer)]
+LivePresenceDep = Annotated[LivePresence, Depends(get_live_presence)]
+
+
+def _now() -> datetime:
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def _scalar(conn: psycopg.Connection, query: str, params: Any) -> Any:
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
+
+
+def _json(body: bytes, cache: str) -> Response:
+    return Response(body, media_type="application/json", headers={"X-Stats-Cache": cache})

@@ -1,0 +1,181 @@
+"""Recomputing rollups for a range of windows: read once, compute with Polars, replace in one transaction.
+
+No Dagster here, so the assets, the benchmarks and the tests run the very same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+import psycopg
+
+from stats_platform.storage import warehouse
+from stats_platform.storage.scripts import script
+from stats_platform.transforms import activity, voice
+from stats_platform.transforms.common import GRAINS
+
+
+@dataclass(frozen=True)
+class Rollups:
+    snapshots: pl.DataFrame
+    members: pl.DataFrame
+    events_read: int
+
+
+def compute_rollups(
+    conn: psycopg.Connection,
+    *,
+    grain: str,
+    start: datetime,
+    end: datetime,
+    covered_until: datetime,
+    cap: timedelta,
+) -> Rollups:
+    """metrics_snapshots and member_activity rows of every `grain` window in [start, end)."""
+    every = GRAINS[grain]
+    events = warehouse.read_events(
+        conn, start=start, end=end, received_before=covered_until
+    ).collect()
+    sessions = warehouse.load_voice_sessions(
+        conn, start=start, end=end, cap=cap, received_before=covered_until
+    )
+    voice_windows = voice.voice_by_window(
+        sessions, start=start, end=end, every=every, as_of=covered_until, cap=cap
+    )
+    members = activity.member_activity(events.lazy(), voice_windows, every=every)
+    snapshots = activity.metrics_snapshots(events.lazy(), members, every=every)
+    members_df, snapshots_df = pl.collect_all([members, snapshots])
+    return Rollups(snapshots=snapshots_df, members=members_df, events_read=events.height)
+
+
+def write_rollups(
+    conn: psycopg.Connection,
+    rollups: Rollups,
+    *,
+    grain: str,
+    start: datetime,
+    end: datetime,
+    covered_until: datetime,
+) -> None:
+    """Replaces the grain's rows in [start, end) and marks those windows computed, atomically."""
+    with conn.transaction():
+        _serialize_writers(conn, f"rollups:{grain}")
+        warehouse.replace_window_rows(
+            conn,
+            "metrics_snapshots",
+            period_type=grain,
+            start=start,
+            end=end,
+            frame=rollups.snapshots,
+        )
+        warehouse.replace_window_rows(
+            conn, "member_activity", period_type=grain, start=start, end=end, frame=rollups.members
+        )
+        conn.execute(
+            script(__file__, "upsert_computed_windows.sql"),
+            {
+                "period_type": grain,
+                "start": start,
+                "end": end,
+                "every": GRAINS[grain],
+                "covered_until": covered_until,
+            },
+        )
+
+
+def rebuild_voice_sessions(
+    conn: psycopg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    covered_until: datetime,
+    cap: timedelta,
+) -> dict[str, int]:
+    """Sessions that started in [start, end) (days) or were open at start, and the checkpoint at every midnight in (start, end]."""
+    day = timedelta(days=1)
+    # Sessions last at most `cap`, so events up to `cap` after the range settle how they end.
+    sessions = warehouse.load_voice_sessions(
+        conn, start=start, end=min(end + cap, covered_until), cap=cap, received_before=covered_until
+    ).collect()
+    written = sessions.filter(pl.col("started_at") < end).with_columns(
+        _settle_capped(covered_until, cap)
+    )
+    # Sessions opened on an earlier day (carried in at the checkpoint) were open, or capped for
+    # want of a later event, when that day ran: this range's events say how they really ended.
+    earlier = written.filter(pl.col("started_at") < start)
+    midnights = [start + day * i for i in range(1, (end - start) // day + 1)]
+    checkpoints = pl.concat(
+        [
+            voice.open_at(sessions.lazy(), at, cap=cap).with_columns(
+                at=pl.lit(at).cast(warehouse.MS)
+            )
+            for at in midnights
+        ]
+        or [pl.LazyFrame(schema={**warehouse.CARRY_IN_SCHEMA, "at": warehouse.MS})]
+    ).collect()
+    with conn.transaction():
+        conn.execute(
+            "DELETE FROM voice_sessions WHERE started_at >= %s AND started_at < %s", (start, end)
+        )
+        conn.execute(
+            "DELETE FROM voice_sessions WHERE (guild_id, user_id, started_at) IN"
+            " (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]))",
+            [earlier[c].to_list() for c in ("guild_id", "user_id", "started_at")],
+        )
+        warehouse.copy_in(conn, "voice_sessions", written)
+        conn.execute("DELETE FROM voice_checkpoints WHERE at > %s AND at <= %s", (start, end))
+        warehouse.copy_in(conn, "voice_checkpoints", checkpoints)
+        conn.execute(
+            "INSERT INTO voice_checkpoint_marks (at, covered_until) SELECT unnest(%s::timestamptz[]), %s"
+            " ON CONFLICT (at) DO UPDATE SET covered_until = EXCLUDED.covered_until, computed_at = now()",
+            (midnights, covered_until),
+        )
+    return {
+        "sessions": written.height - earlier.height,
+        "earlier_sessions_rewritten": earlier.height,
+        "checkpoints": len(midnights),
+        "open_at_checkpoints": checkpoints.height,
+    }
+
+
+def _serialize_writers(conn: psycopg.Connection, name: str) -> None:
+    """A scheduled run and a late-data run may replace overlapping windows at once: one waits.
+
+    Without this, two READ COMMITTED delete-then-insert transactions can both insert a window.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (name,))
+
+
+def _settle_capped(covered_until: datetime, cap: timedelta) -> list[pl.Expr]:
+    """A session whose cap has passed with no later event is over: record it as ended by the cap."""
+    capped = pl.col("ended_at").is_null() & (pl.col("started_at") + cap <= covered_until)
+    return [
+        pl.when(capped)
+        .then(pl.col("started_at") + cap)
+        .otherwise(pl.col("ended_at"))
+        .alias("ended_at"),
+        pl.when(capped).then(pl.lit("cap")).otherwise(pl.col("end_reason")).alias("end_reason"),
+    ]
+
+
+def rebuild_member_stats(conn: psycopg.Connection, *, start: datetime, end: datetime) -> int:
+    """Lifetime totals of every member active in [start, end), summed again from all their daily rows."""
+    daily = warehouse.copy_out(
+        conn,
+        script(__file__, "select_member_daily_rows.sql"),
+        {"start": start, "end": end},
+        warehouse.MEMBER_DAILY_SCHEMA,
+    )
+    daily = daily.with_columns(
+        warehouse.ms_to_datetime("first_join_at", "last_message_at", "last_voice_at", "last_seen")
+    )
+    totals = activity.lifetime_member_stats(daily.lazy()).collect()
+    with conn.transaction():
+        conn.execute(
+            "CREATE TEMP TABLE member_stats_stage (LIKE member_stats INCLUDING DEFAULTS) ON COMMIT DROP"
+        )
+        warehouse.copy_in(conn, "member_stats_stage", totals)
+        conn.execute(script(__file__, "upsert_member_stats.sql"))
+    return totals.height

@@ -1,0 +1,76 @@
+"""Settings for every process of the platform, read once from STATS_* environment variables."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/stats"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STATS_", extra="ignore")
+
+    # None means "not configured": use DEFAULT_DATABASE_URL, or an embedded server if none answers.
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    data_dir: Path = PROJECT_ROOT / ".data"
+    timescaledb: Literal["auto", "on", "off"] = "auto"
+
+    auth: Literal["on", "off"] = "on"
+    env: Literal["development", "production", "test"] = "development"
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    log_json: bool = False
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+
+    max_batch_events: int = Field(default=5000, ge=1, le=5000)
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
+    max_data_bytes: int = Field(default=16 * 1024, ge=1, le=16 * 1024)
+    future_tolerance_seconds: int = Field(default=300, ge=0, le=300)
+
+    raw_retention_days: int = Field(default=30, ge=1)
+    snapshot_retention_days: int = Field(default=365, ge=1)
+    five_minute_retention_days: int = Field(default=90, ge=1)
+    voice_session_cap_hours: int = Field(default=24, ge=1, le=24 * 7)
+
+    cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
+    failure_webhook_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("STATS_DATABASE_URL must be a postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _no_open_auth_in_production(self) -> Settings:
+        if self.auth == "off" and self.env == "production":
+            raise ValueError(
+                "STATS_AUTH=off is for local development; refused with STATS_ENV=production"
+            )
+        if self.five_minute_retention_days > self.snapshot_retention_days:
+            raise ValueError(
+                "STATS_FIVE_MINUTE_RETENTION_DAYS may not exceed STATS_SNAPSHOT_RETENTION_DAYS"
+            )
+        return self
+
+
+def raw_retention_horizon(now: datetime, retention_days: int) -> datetime:
+    """UTC midnight of the oldest day whose raw events are all kept.
+
+    Retention removes whole UTC days before this instant, never part of a day: every window
+    from here on can be recomputed, and voice replayed from this midnight's checkpoint, exactly.
+    """
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today - timedelta(days=retention_days)
+
+
+def get_settings() -> Settings:
+    return Settings()

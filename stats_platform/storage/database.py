@@ -1,0 +1,100 @@
+"""Finding the database: the configured one, a local server, or an embedded one as a last resort."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool
+
+from stats_platform.settings import DEFAULT_DATABASE_URL, Settings
+
+log = logging.getLogger("stats.database")
+
+
+def resolve_database_url(settings: Settings) -> str:
+    """The URL every process uses; creates the default database and starts the embedded server when needed."""
+    if settings.database_url:
+        return settings.database_url
+    if server_answers(DEFAULT_DATABASE_URL):
+        create_database_if_missing(DEFAULT_DATABASE_URL)
+        return DEFAULT_DATABASE_URL
+    url = _embedded_server_url(str(settings.data_dir / "postgres"))
+    log.warning("no PostgreSQL answered on 127.0.0.1:5432; started an embedded server: %s", url)
+    create_database_if_missing(url)
+    return url
+
+
+def open_pool(url: str, *, max_size: int, timeout: float) -> ConnectionPool:
+    """The API's pool of autocommit connections; callers open a transaction where they need one.
+
+    It opens in the background, so the API starts (and /readyz can say why it is not ready)
+    while the database is still unreachable. Connections are checked on checkout so a restarted
+    server costs one failed ping, not one failed request per stale connection.
+    """
+    return ConnectionPool(
+        url,
+        kwargs={"autocommit": True},
+        min_size=1,
+        max_size=max_size,
+        timeout=timeout,
+        check=ConnectionPool.check_connection,
+        name="stats-api",
+        open=False,
+    )
+
+
+def server_answers(url: str) -> bool:
+    try:
+        with psycopg.connect(_with_dbname(url, "postgres"), connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
+def create_database_if_missing(url: str) -> None:
+    dbname = str(conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+            log.info("created database %s", dbname)
+
+
+def drop_database(url: str) -> None:
+    dbname = str(conninfo_to_dict(url)["dbname"])
+    with psycopg.connect(_with_dbname(url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname))
+        )
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The same server and credentials, another database, as a postgresql:// URL."""
+    params = conninfo_to_dict(url)
+    user = params.get("user", "postgres")
+    password = f":{params['password']}" if params.get("password") else ""
+    host = str(params.get("host", "127.0.0.1"))
+    port = params.get("port", "5432")
+    if host.startswith("/"):
+        return f"postgresql://{user}{password}@/{dbname}?host={host}&port={port}"
+    return f"postgresql://{user}{password}@{host}:{port}/{dbname}"
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    return make_conninfo(url, dbname=dbname)
+
+
+@lru_cache(maxsize=1)
+def _embedded_server_url(pgdata: str) -> str:
+    import pgserver
+
+    # pgserver creates the data folder but not its parent (.data/ on a fresh clone).
+    Path(pgdata).parent.mkdir(parents=True, exist_ok=True)
+    # cleanup_mode=None keeps the server up for the other processes of `stats-platform up`.
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    return with_database(server.get_uri(), "stats")

@@ -1,0 +1,209 @@
+"""Frames in and out of PostgreSQL with COPY: the one place the pipeline and the API touch tables.
+
+No Dagster here: the stats API uses the same readers so a number is computed one way only.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import polars as pl
+import psycopg
+from psycopg import sql
+
+from stats_platform.storage.scripts import script
+from stats_platform.transforms import voice
+
+MS = pl.Datetime("ms", "UTC")
+
+EVENT_SCHEMA = {
+    "seq": pl.Int64,
+    "ts": pl.Int64,
+    "received_at": pl.Int64,
+    "guild_id": pl.String,
+    "type": pl.String,
+    "user_id": pl.String,
+    "channel_id": pl.String,
+    "message_author_id": pl.String,
+}
+VOICE_SCHEMA = {
+    "guild_id": pl.String,
+    "user_id": pl.String,
+    "channel_id": pl.String,
+    "ts": pl.Int64,
+    "seq": pl.Int64,
+}
+CARRY_IN_SCHEMA = {
+    "guild_id": pl.String,
+    "user_id": pl.String,
+    "channel_id": pl.String,
+    "started_at": pl.Int64,
+}
+
+
+def _query(name: str) -> str:
+    return script(__file__, f"{name}.sql")
+
+
+def copy_out(
+    conn: psycopg.Connection, query: str, params: Sequence[object] | dict, schema: dict
+) -> pl.DataFrame:
+    """Runs a SELECT through COPY ... TO STDOUT (CSV) and parses it with Polars in one go."""
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(sql.SQL(query))  # type: ignore[arg-type]
+    buffer = io.BytesIO()
+    with conn.cursor() as cur, cur.copy(statement, params) as copy:
+        for chunk in copy:
+            buffer.write(chunk)
+    if buffer.tell() == 0:
+        return pl.DataFrame(schema=schema)
+    buffer.seek(0)
+    return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
+
+
+def _filters(**values: object) -> dict:
+    guild_ids = values.pop("guild_ids")
+    return {**values, "all_guilds": guild_ids is None, "guild_ids": list(guild_ids or [])}  # type: ignore[call-overload]
+
+
+def ms_to_datetime(*columns: str) -> list[pl.Expr]:
+    return [pl.col(c).cast(MS) for c in columns]
+
+
+def _read(
+    conn: psycopg.Connection, query: str, filters: dict, schema: dict, *instants: str
+) -> pl.LazyFrame:
+    """A named query's rows as a LazyFrame, its epoch-millisecond columns as UTC datetimes."""
+    return (
+        copy_out(conn, _query(query), filters, schema)
+        .lazy()
+        .with_columns(ms_to_datetime(*instants))
+    )
+
+
+def read_events(
+    conn: psycopg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    received_before: datetime | None = None,
+    guild_ids: Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    """Events with ts in [start, end), optionally only those that arrived before a cutoff."""
+    filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
+    return _read(conn, "select_events", filters, EVENT_SCHEMA, "ts", "received_at")
+
+
+def read_voice_events(
+    conn: psycopg.Connection,
+    *,
+    start: datetime | None,
+    end: datetime,
+    received_before: datetime | None = None,
+    guild_ids: Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    """VOICE_STATE_UPDATE events with ts in [start, end); start None means from the first kept."""
+    filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
+    return _read(conn, "select_voice_events", filters, VOICE_SCHEMA, "ts")
+
+
+def latest_checkpoint(
+    conn: psycopg.Connection, at: datetime, guild_ids: Sequence[str] | None
+) -> datetime | None:
+    """The newest midnight at or before `at` whose checkpoint no late voice event has invalidated."""
+    row = conn.execute(
+        _query("select_latest_checkpoint"), _filters(at=at, guild_ids=guild_ids)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def read_checkpoint(
+    conn: psycopg.Connection, at: datetime, guild_ids: Sequence[str] | None
+) -> pl.LazyFrame:
+    frame = copy_out(
+        conn,
+        "SELECT guild_id, user_id, channel_id, (extract(epoch FROM started_at) * 1000)::bigint"
+        " FROM voice_checkpoints WHERE at = %s AND (%s OR guild_id = ANY(%s))",
+        [at, guild_ids is None, list(guild_ids or [])],
+        CARRY_IN_SCHEMA,
+    )
+    return frame.lazy().with_columns(ms_to_datetime("started_at"))
+
+
+def load_voice_sessions(
+    conn: psycopg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    cap: timedelta,
+    received_before: datetime | None = None,
+    guild_ids: Sequence[str] | None = None,
+) -> pl.LazyFrame:
+    """Every session that can overlap [start, end), replayed from the latest checkpoint at or before start."""
+    checkpoint = latest_checkpoint(conn, start, guild_ids)
+    if checkpoint is None:
+        carry_in = (
+            pl.DataFrame(schema=CARRY_IN_SCHEMA).lazy().with_columns(ms_to_datetime("started_at"))
+        )
+    else:
+        carry_in = read_checkpoint(conn, checkpoint, guild_ids)
+    events = read_voice_events(
+        conn, start=checkpoint, end=end, received_before=received_before, guild_ids=guild_ids
+    )
+    return voice.sessionize(events, carry_in, cap=cap)
+
+
+def copy_in(conn: psycopg.Connection, table: str, frame: pl.DataFrame) -> int:
+    """Appends a frame to a table with COPY FROM STDIN (CSV); column names must match."""
+    if frame.height == 0:
+        return 0
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.3f+00:00")
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in frame.columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
+        sql.Identifier(table), columns
+    )
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.write(buffer.getvalue())
+    return frame.height
+
+
+def replace_window_rows(
+    conn: psycopg.Connection,
+    table: str,
+    *,
+    period_type: str,
+    start: datetime,
+    end: datetime,
+    frame: pl.DataFrame,
+) -> int:
+    """Replaces a table's rows of one grain in [start, end): the idempotent write of every rollup asset."""
+    conn.execute(
+        sql.SQL(
+            "DELETE FROM {} WHERE period_type = %s AND period_start >= %s AND period_start < %s"
+        ).format(sql.Identifier(table)),
+        (period_type, start, end),
+    )
+    # Rows in primary-key order fill the btree sequentially: a third less write time for a day
+    # of 5-minute member rows (docs/benchmarks.md, Aggregate).
+    key = [c for c in ("guild_id", "period_start", "user_id") if c in frame.columns]
+    ordered = frame.sort(key).with_columns(pl.lit(period_type).alias("period_type"))
+    return copy_in(conn, table, ordered)
+
+
+MEMBER_DAILY_SCHEMA = {
+    "guild_id": pl.String,
+    "user_id": pl.String,
+    "events": pl.Int64,
+    "messages": pl.Int64,
+    "reactions_given": pl.Int64,
+    "reactions_received": pl.Int64,
+    "voice_ms": pl.Int64,
+    "joins": pl.Int64,
+    "leaves": pl.Int64,
+    "first_join_at": pl.Int64,
+    "last_message_at": pl.Int64,
+    "last_voice_at": pl.Int64,
+    "last_seen": pl.Int64,
+}
