@@ -1,4 +1,4 @@
-"""The three time grains, declared once. Every grain starts at the raw-event retention horizon.
+"""The partitions of every grain, built from its declaration. Each starts at the raw-event retention horizon.
 
 Partitions before it could only be recomputed from events that are gone, so they are not offered;
 this also keeps the 5-minute grain to about 8,640 partitions (30 days), which the UI handles well.
@@ -11,8 +11,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from stats_platform import settings
-
-FIVE_MINUTE_FORMAT = "%Y-%m-%d-%H:%M"
+from stats_platform.domain.grains import DAILY, FIVE_MINUTES, GRAINS, HOURLY, Grain
 
 
 def raw_retention_horizon(now: datetime | None = None) -> datetime:
@@ -22,10 +21,16 @@ def raw_retention_horizon(now: datetime | None = None) -> datetime:
     )
 
 
-_start = raw_retention_horizon()
+def _partitions(grain: Grain, start: datetime) -> dg.TimeWindowPartitionsDefinition:
+    return dg.TimeWindowPartitionsDefinition(
+        start=start, fmt=grain.partition_format, cron_schedule=grain.cron, timezone="UTC"
+    )
 
-five_minute_partitions = dg.TimeWindowPartitionsDefinition(
-    start=_start, fmt=FIVE_MINUTE_FORMAT, cron_schedule="*/5 * * * *", timezone="UTC"
-)
-hourly_partitions = dg.HourlyPartitionsDefinition(start_date=_start, timezone="UTC")
-daily_partitions = dg.DailyPartitionsDefinition(start_date=_start, timezone="UTC")
+
+_start = raw_retention_horizon()
+PARTITIONS: dict[str, dg.TimeWindowPartitionsDefinition] = {
+    grain.name: _partitions(grain, _start) for grain in GRAINS
+}
+five_minute_partitions = PARTITIONS[FIVE_MINUTES.name]
+hourly_partitions = PARTITIONS[HOURLY.name]
+daily_partitions = PARTITIONS[DAILY.name]

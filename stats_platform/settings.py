@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     snapshot_retention_days: int = Field(default=365, ge=1)
     five_minute_retention_days: int = Field(default=90, ge=1)
     voice_session_cap_hours: int = Field(default=24, ge=1, le=24 * 7)
+    # An ingest statement runs at most this long, so every event that arrived more than
+    # settle_seconds ago is committed and visible: a run counts exactly those (covered_until).
+    ingest_statement_timeout_seconds: int = Field(default=20, ge=1, le=300)
+    settle_seconds: int = Field(default=30, ge=1, le=3600)
+    # How long after a 5-minute window closes its run waits for the bot's batches to land.
+    batch_delay_seconds: int = Field(default=15, ge=0, le=300)
 
     cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
     failure_webhook_url: str | None = None
@@ -58,6 +64,11 @@ class Settings(BaseSettings):
         if self.five_minute_retention_days > self.snapshot_retention_days:
             raise ValueError(
                 "STATS_FIVE_MINUTE_RETENTION_DAYS may not exceed STATS_SNAPSHOT_RETENTION_DAYS"
+            )
+        if self.settle_seconds <= self.ingest_statement_timeout_seconds:
+            raise ValueError(
+                "STATS_SETTLE_SECONDS must exceed STATS_INGEST_STATEMENT_TIMEOUT_SECONDS: a run"
+                " would otherwise miss events of ingest transactions still committing"
             )
         return self
 

@@ -29,11 +29,6 @@ def resources() -> dg.Definitions:
             "postgres": PostgresResource(url=database_url),
             "redis": RedisResource(url=redis_url),
             "alerts": AlertResource(webhook_url=webhook_url),
-            "pipeline": PipelineSettings(
-                voice_cap_hours=settings.voice_session_cap_hours,
-                raw_retention_days=settings.raw_retention_days,
-                snapshot_retention_days=settings.snapshot_retention_days,
-                five_minute_retention_days=settings.five_minute_retention_days,
-            ),
+            "pipeline": PipelineSettings.from_settings(settings),
         }
     )

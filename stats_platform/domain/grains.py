@@ -30,6 +30,7 @@ class Grain:
     """Daily member rows are what lifetime totals are summed from: retention never removes them."""
     also_in_job: tuple[str, ...] = ()
     """Assets other than this grain's rollups that its job materializes, in job order."""
+    job_description: str = ""
 
     @property
     def snapshots_asset(self) -> str:
@@ -71,6 +72,7 @@ FIVE_MINUTES = Grain(
     # windows fail.
     freshness_fail=timedelta(minutes=15),
     freshness_warn=timedelta(minutes=10),
+    job_description="5-minute snapshots and member activity for one window (or a range, in one run).",
 )
 HOURLY = Grain(
     name="hourly",
@@ -81,6 +83,7 @@ HOURLY = Grain(
     schedule_minute=2,
     retention_setting="snapshot_retention_days",
     freshness_fail=timedelta(hours=2, minutes=10),
+    job_description="Hourly snapshots and member activity.",
 )
 DAILY = Grain(
     name="daily",
@@ -93,6 +96,8 @@ DAILY = Grain(
     freshness_fail=timedelta(days=1, hours=2),
     member_rows_kept_forever=True,
     also_in_job=("voice_sessions", "member_stats"),
+    job_description="Voice sessions and checkpoints, daily snapshots and member activity,"
+    " lifetime member totals.",
 )
 
 GRAINS: tuple[Grain, ...] = (FIVE_MINUTES, HOURLY, DAILY)
@@ -111,3 +116,7 @@ def grain(name: str) -> Grain:
         return _BY_NAME[name]
     except KeyError:
         raise ValueError(f"unknown grain {name!r}; one of {', '.join(GRAIN_NAMES)}") from None
+
+
+LENGTHS: dict[str, timedelta] = {g.name: g.length for g in GRAINS}
+"""Window length per grain name."""

@@ -7,8 +7,10 @@ from datetime import datetime, timedelta
 
 import psycopg
 
+from stats_platform.domain.grains import DAILY, GRAIN_NAMES, LENGTHS
+from stats_platform.domain.instants import ceil_to, floor_to
+from stats_platform.domain.voice import reach_of_late_voice
 from stats_platform.storage.scripts import script
-from stats_platform.transforms.common import GRAINS, ceil_to, floor_to
 
 
 @dataclass(frozen=True)
@@ -47,19 +49,19 @@ def ranges_to_recompute(
     The daily grain also covers the day before a late voice event: that day's sessions may end in it.
     Windows starting before `first_kept` (the raw-retention horizon) are left out: their events are gone.
     """
-    spans: dict[str, list[tuple[datetime, datetime]]] = {grain: [] for grain in GRAINS}
+    spans: dict[str, list[tuple[datetime, datetime]]] = {grain: [] for grain in GRAIN_NAMES}
+    day = DAILY.length
     for grain, start, voice in late:
-        every = GRAINS[grain]
-        end = ceil_to(start + cap + every, every) if voice else start + every
-        spans[grain].append((start, end))
+        every = LENGTHS[grain]
+        end = start + every
         if voice:
-            spans["daily"].append(
-                (floor_to(start, GRAINS["daily"]) - GRAINS["daily"], ceil_to(end, GRAINS["daily"]))
-            )
+            end = ceil_to(reach_of_late_voice(start, end, cap)[1], every)
+            spans[DAILY.name].append((floor_to(start, day) - day, ceil_to(end, day)))
+        spans[grain].append((start, end))
     ranges = []
     for grain, windows in spans.items():
         for start, end in _merge(sorted(windows)):
-            start = max(start, ceil_to(first_kept, GRAINS[grain]))
+            start = max(start, ceil_to(first_kept, LENGTHS[grain]))
             end = min(end, last_complete[grain])
             if start < end:
                 ranges.append(StaleRange(grain, start, end))

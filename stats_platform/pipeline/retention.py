@@ -10,7 +10,7 @@ import psycopg
 import redis
 from psycopg import sql
 
-from stats_platform.transforms.common import GRAINS
+from stats_platform.domain.grains import grain as grain_named
 
 log = logging.getLogger("stats.retention")
 
@@ -73,20 +73,21 @@ def delete_expired_rollups(
     """Rows whose whole window ended at or before their grain's horizon; daily member rows stay for ever."""
     removed: dict[str, int] = {}
     with conn.transaction():
-        for grain, horizon in horizons.items():
-            removed[f"metrics_snapshots_{grain}"] = conn.execute(
+        for name, horizon in horizons.items():
+            grain = grain_named(name)
+            removed[grain.snapshots_asset] = conn.execute(
                 "DELETE FROM metrics_snapshots WHERE period_type = %s AND period_end <= %s",
-                (grain, horizon),
+                (name, horizon),
             ).rowcount
-            if grain != "daily":
-                removed[f"member_activity_{grain}"] = conn.execute(
+            if not grain.member_rows_kept_forever:
+                removed[grain.members_asset] = conn.execute(
                     "DELETE FROM member_activity WHERE period_type = %s"
                     " AND period_start + %s::interval <= %s",
-                    (grain, GRAINS[grain], horizon),
+                    (name, grain.length, horizon),
                 ).rowcount
             conn.execute(
                 "DELETE FROM computed_windows WHERE period_type = %s AND period_end <= %s",
-                (grain, horizon),
+                (name, horizon),
             )
     return removed
 

@@ -10,11 +10,14 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
+from stats_platform.domain.grains import DAILY, LENGTHS
+from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_STATS_COLUMNS
 from stats_platform.storage import warehouse
-from stats_platform.storage.scripts import script
+from stats_platform.storage.scripts import script, sql_script
 from stats_platform.transforms import activity, voice
-from stats_platform.transforms.common import GRAINS
+from stats_platform.transforms.common import TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ def compute_rollups(
     cap: timedelta,
 ) -> Rollups:
     """metrics_snapshots and member_activity rows of every `grain` window in [start, end)."""
-    every = GRAINS[grain]
+    every = LENGTHS[grain]
     events = warehouse.read_events(
         conn, start=start, end=end, received_before=covered_until
     ).collect()
@@ -79,7 +82,7 @@ def write_rollups(
                 "period_type": grain,
                 "start": start,
                 "end": end,
-                "every": GRAINS[grain],
+                "every": LENGTHS[grain],
                 "covered_until": covered_until,
             },
         )
@@ -108,12 +111,10 @@ def rebuild_voice_sessions(
     midnights = [start + day * i for i in range(1, (end - start) // day + 1)]
     checkpoints = pl.concat(
         [
-            voice.open_at(sessions.lazy(), at, cap=cap).with_columns(
-                at=pl.lit(at).cast(warehouse.MS)
-            )
+            voice.open_at(sessions.lazy(), at, cap=cap).with_columns(at=pl.lit(at).cast(TIMESTAMP))
             for at in midnights
         ]
-        or [pl.LazyFrame(schema={**warehouse.CARRY_IN_SCHEMA, "at": warehouse.MS})]
+        or [pl.LazyFrame(schema={**warehouse.CARRY_IN_SCHEMA, "at": TIMESTAMP})]
     ).collect()
     with conn.transaction():
         conn.execute(
@@ -140,6 +141,16 @@ def rebuild_voice_sessions(
     }
 
 
+_UPSERT_MEMBER_STATS = sql_script(
+    __file__,
+    "upsert_member_stats.sql",
+    columns=sql.SQL(", ").join(map(sql.Identifier, MEMBER_STATS_COLUMNS)),
+    updates=sql.SQL(", ").join(
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in MEMBER_STATS_COLUMNS[2:]
+    ),
+)
+
+
 def _serialize_writers(conn: psycopg.Connection, name: str) -> None:
     """A scheduled run and a late-data run may replace overlapping windows at once: one waits.
 
@@ -164,18 +175,16 @@ def rebuild_member_stats(conn: psycopg.Connection, *, start: datetime, end: date
     """Lifetime totals of every member active in [start, end), summed again from all their daily rows."""
     daily = warehouse.copy_out(
         conn,
-        script(__file__, "select_member_daily_rows.sql"),
-        {"start": start, "end": end},
+        sql_script(__file__, "select_member_daily_rows.sql", columns=warehouse.member_columns("a")),
+        {"grain": DAILY.name, "start": start, "end": end},
         warehouse.MEMBER_DAILY_SCHEMA,
     )
-    daily = daily.with_columns(
-        warehouse.ms_to_datetime("first_join_at", "last_message_at", "last_voice_at", "last_seen")
-    )
+    daily = daily.with_columns(warehouse.ms_to_datetime(*MEMBER_INSTANTS))
     totals = activity.lifetime_member_stats(daily.lazy()).collect()
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE member_stats_stage (LIKE member_stats INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         warehouse.copy_in(conn, "member_stats_stage", totals)
-        conn.execute(script(__file__, "upsert_member_stats.sql"))
+        conn.execute(_UPSERT_MEMBER_STATS)
     return totals.height

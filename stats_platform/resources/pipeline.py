@@ -4,20 +4,27 @@ from datetime import timedelta
 
 import dagster as dg
 
+from stats_platform.settings import Settings
+
 
 class PipelineSettings(dg.ConfigurableResource):
-    """Rules and horizons of the computation (SPEC §2 and §4), configurable per deployment."""
+    """Rules and horizons of the computation: the pipeline's share of Settings, under the same names."""
 
-    voice_cap_hours: int = 24
-    # An ingest transaction lasts at most 20 s (statement_timeout), so every event that arrived
-    # more than settle_seconds ago is committed and visible: that instant is covered_until.
+    voice_session_cap_hours: int = 24
     settle_seconds: int = 30
-    # How long after a 5-minute window closes its run waits for the bot's batches to land.
     batch_delay_seconds: int = 15
     raw_retention_days: int = 30
     snapshot_retention_days: int = 365
     five_minute_retention_days: int = 90
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineSettings:
+        return cls(**settings.model_dump(include=set(cls.model_fields)))
+
     @property
     def voice_cap(self) -> timedelta:
-        return timedelta(hours=self.voice_cap_hours)
+        return timedelta(hours=self.voice_session_cap_hours)
+
+    def retention_days(self, setting: str) -> int:
+        """The value of a retention setting named by a grain (`Grain.retention_setting`)."""
+        return int(getattr(self, setting))

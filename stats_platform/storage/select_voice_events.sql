@@ -2,7 +2,7 @@ SELECT guild_id, user_id, channel_id,
        (extract(epoch FROM ts) * 1000)::bigint,
        seq
 FROM events
-WHERE type = 'VOICE_STATE_UPDATE'
+WHERE type = %(voice_type)s
   AND user_id IS NOT NULL
   AND (%(start)s::timestamptz IS NULL OR ts >= %(start)s::timestamptz)
   AND ts < %(end)s

@@ -13,10 +13,12 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from stats_platform.domain.events import EventType
+from stats_platform.domain.grains import DAILY
+from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_MEASURES
 from stats_platform.storage.scripts import script
 from stats_platform.transforms import voice
-
-MS = pl.Datetime("ms", "UTC")
+from stats_platform.transforms.common import TIMESTAMP
 
 EVENT_SCHEMA = {
     "seq": pl.Int64,
@@ -48,10 +50,14 @@ def _query(name: str) -> str:
 
 
 def copy_out(
-    conn: psycopg.Connection, query: str, params: Sequence[object] | dict, schema: dict
+    conn: psycopg.Connection,
+    query: str | sql.Composable,
+    params: Sequence[object] | dict,
+    schema: dict,
 ) -> pl.DataFrame:
     """Runs a SELECT through COPY ... TO STDOUT (CSV) and parses it with Polars in one go."""
-    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(sql.SQL(query))  # type: ignore[arg-type]
+    select = sql.SQL(query) if isinstance(query, str) else query  # type: ignore[arg-type]
+    statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)
     buffer = io.BytesIO()
     with conn.cursor() as cur, cur.copy(statement, params) as copy:
         for chunk in copy:
@@ -68,7 +74,7 @@ def _filters(**values: object) -> dict:
 
 
 def ms_to_datetime(*columns: str) -> list[pl.Expr]:
-    return [pl.col(c).cast(MS) for c in columns]
+    return [pl.col(c).cast(TIMESTAMP) for c in columns]
 
 
 def _read(
@@ -105,6 +111,7 @@ def read_voice_events(
 ) -> pl.LazyFrame:
     """VOICE_STATE_UPDATE events with ts in [start, end); start None means from the first kept."""
     filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
+    filters["voice_type"] = EventType.VOICE_STATE_UPDATE
     return _read(conn, "select_voice_events", filters, VOICE_SCHEMA, "ts")
 
 
@@ -113,7 +120,7 @@ def latest_checkpoint(
 ) -> datetime | None:
     """The newest midnight at or before `at` whose checkpoint no late voice event has invalidated."""
     row = conn.execute(
-        _query("select_latest_checkpoint"), _filters(at=at, guild_ids=guild_ids)
+        _query("select_latest_checkpoint"), _filters(at=at, grain=DAILY.name, guild_ids=guild_ids)
     ).fetchone()
     return row[0] if row else None
 
@@ -195,15 +202,23 @@ def replace_window_rows(
 MEMBER_DAILY_SCHEMA = {
     "guild_id": pl.String,
     "user_id": pl.String,
-    "events": pl.Int64,
-    "messages": pl.Int64,
-    "reactions_given": pl.Int64,
-    "reactions_received": pl.Int64,
-    "voice_ms": pl.Int64,
-    "joins": pl.Int64,
-    "leaves": pl.Int64,
-    "first_join_at": pl.Int64,
-    "last_message_at": pl.Int64,
-    "last_voice_at": pl.Int64,
-    "last_seen": pl.Int64,
+    **{m.name: pl.Int64 for m in MEMBER_MEASURES},
 }
+"""A member's rows as they are read: instants in epoch milliseconds (see member_columns)."""
+
+
+def member_columns(alias: str) -> sql.Composed:
+    """The SELECT list of MEMBER_DAILY_SCHEMA from table `alias`, instants as epoch ms."""
+    return epoch_ms_columns(alias, list(MEMBER_DAILY_SCHEMA), instants=MEMBER_INSTANTS)
+
+
+def epoch_ms_columns(alias: str, names: Sequence[str], *, instants: Sequence[str]) -> sql.Composed:
+    """`alias.name` for each name; timestamptz columns in `instants` as bigint epoch milliseconds."""
+
+    def column(name: str) -> sql.Composable:
+        ref = sql.Identifier(alias, name)
+        if name in instants:
+            return sql.SQL("(extract(epoch FROM {}) * 1000)::bigint").format(ref)
+        return ref
+
+    return sql.SQL(", ").join(column(name) for name in names)

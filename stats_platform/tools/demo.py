@@ -23,6 +23,8 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from stats_platform.domain.grains import COARSE_TO_FINE, Grain
+from stats_platform.domain.instants import floor_to
 from stats_platform.settings import Settings
 from stats_platform.storage.api_keys import create_key
 from stats_platform.tools import launcher
@@ -35,8 +37,6 @@ Echo = Callable[[str], None]
 # than an ordinary bot key is allowed. Used only when STATS_RATE_LIMIT_PER_MINUTE is not set.
 DEMO_RATE_LIMIT_PER_MINUTE = 20_000
 READY_TIMEOUT_S = 120.0
-# PipelineSettings.settle_seconds: a run counts the events that arrived this long before it starts.
-SETTLE_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -57,38 +57,6 @@ class DemoConfig:
     @property
     def dagster_url(self) -> str:
         return f"http://{self.host}:{self.dagster_port}"
-
-
-@dataclass(frozen=True)
-class Grain:
-    """One backfill: the assets of a job, over the closed windows of one partition grain."""
-
-    name: str
-    step: timedelta
-    key_format: str
-    assets: tuple[str, ...]
-
-
-GRAINS = (
-    Grain(
-        "daily",
-        timedelta(days=1),
-        "%Y-%m-%d",
-        ("voice_sessions", "metrics_snapshots_daily", "member_activity_daily", "member_stats"),
-    ),
-    Grain(
-        "hourly",
-        timedelta(hours=1),
-        "%Y-%m-%d-%H:%M",
-        ("metrics_snapshots_hourly", "member_activity_hourly"),
-    ),
-    Grain(
-        "5min",
-        timedelta(minutes=5),
-        "%Y-%m-%d-%H:%M",
-        ("metrics_snapshots_5min", "member_activity_5min"),
-    ),
-)
 
 
 def run_demo(config: DemoConfig, database_url: str, settings: Settings, echo: Echo) -> int:
@@ -115,7 +83,7 @@ def run_demo(config: DemoConfig, database_url: str, settings: Settings, echo: Ec
             echo(f"starting the API and Dagster; their output goes to {logs}/")
             _wait_for(f"{config.api_url}/readyz", supervisor)
             history = _send_history(replace(history_config, key=ingest_key), echo)
-            settled_at = time.monotonic() + SETTLE_SECONDS
+            settled_at = time.monotonic() + settings.settle_seconds
             supervisor.start(_live_traffic(config, ingest_key), log=logs / "live-traffic.log")
             _wait_for(f"{config.dagster_url}/server_info", supervisor)
             echo(_welcome(config, history, read_key, logs))
@@ -206,11 +174,12 @@ class Backfills:
         window_end = history.tally.window_end_ms
         assert window_end is not None
         start, end = _instant(history.tally.window_start_ms), _instant(window_end)
-        for grain in GRAINS:
-            first, last = _closed_windows(start, end, grain.step)
+        for grain in COARSE_TO_FINE:
+            first, last = _closed_windows(start, end, grain.length)
             if last < first:
                 continue
-            span = f"{first.strftime(grain.key_format)}...{last.strftime(grain.key_format)}"
+            fmt = grain.partition_format
+            span = f"{first.strftime(fmt)}...{last.strftime(fmt)}"
             service = _materialize(grain, span)
             supervisor.start(service, log=self.logs / f"{service.name}.log", job=True)
             self.started[service.name] = time.monotonic()
@@ -225,10 +194,7 @@ class Backfills:
 
 def _closed_windows(start: datetime, end: datetime, step: timedelta) -> tuple[datetime, datetime]:
     """Starts of the first window holding `start` and of the last window ending by `end`."""
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    first = epoch + (start - epoch) // step * step
-    last = epoch + (end - epoch) // step * step - step
-    return first, last
+    return floor_to(start, step), floor_to(end, step) - step
 
 
 def _materialize(grain: Grain, span: str) -> launcher.Service:
@@ -241,7 +207,7 @@ def _materialize(grain: Grain, span: str) -> launcher.Service:
         "-m",
         "stats_platform.definitions",
         "--select",
-        ",".join(grain.assets),
+        ",".join(grain.job_assets),
         "--partition-range",
         span,
         "--config-json",

@@ -6,67 +6,24 @@ from datetime import timedelta
 
 import polars as pl
 
-from stats_platform.transforms.common import (
-    GUILD_MEMBER_ADD,
-    GUILD_MEMBER_REMOVE,
-    MESSAGE_CREATE,
-    MESSAGE_REACTION_ADD,
-    TIMESTAMP,
-    window_start,
+from stats_platform.domain.events import EventType
+from stats_platform.domain.rollups import (
+    LIFETIME_FROM_MEMBER,
+    MEMBER_ACTIVITY_COLUMNS,
+    MEMBER_MEASURES,
+    SNAPSHOT_COLUMNS,
 )
-
-MEMBER_COUNTS = [
-    "events",
-    "messages",
-    "reactions_given",
-    "reactions_received",
-    "voice_ms",
-    "joins",
-    "leaves",
-]
-MEMBER_LATEST = ["last_message_at", "last_voice_at", "last_seen"]
-MEMBER_ACTIVITY_COLUMNS = [
-    "guild_id",
-    "period_start",
-    "user_id",
-    *MEMBER_COUNTS,
-    "first_join_at",
-    *MEMBER_LATEST,
-]
-SNAPSHOT_COLUMNS = [
-    "guild_id",
-    "period_start",
-    "period_end",
-    "total_events",
-    "total_messages",
-    "total_reactions",
-    "voice_ms",
-    "unique_active_users",
-    "joins",
-    "leaves",
-    "data",
-]
-MEMBER_STATS_COLUMNS = [
-    "guild_id",
-    "user_id",
-    "total_messages",
-    "total_voice_ms",
-    "total_reactions_given",
-    "total_reactions_received",
-    "last_message_at",
-    "last_voice_at",
-    "last_seen",
-    "joined_at",
-]
+from stats_platform.transforms.common import TIMESTAMP, window_start
 
 
 def _member_totals() -> list[pl.Expr]:
     """Aggregations that merge member rows: counts add up, first join is the minimum."""
-    return [
-        *(pl.col(name).sum().cast(pl.Int64) for name in MEMBER_COUNTS),
-        pl.col("first_join_at").min(),
-        *(pl.col(name).max() for name in MEMBER_LATEST),
-    ]
+    merged = {
+        "sum": lambda name: pl.col(name).sum().cast(pl.Int64),
+        "min": lambda name: pl.col(name).min(),
+        "max": lambda name: pl.col(name).max(),
+    }
+    return [merged[m.merge](m.name) for m in MEMBER_MEASURES]
 
 
 def _when_type(event_type: str) -> pl.Expr:
@@ -91,17 +48,17 @@ def member_activity(events: pl.LazyFrame, voice: pl.LazyFrame, *, every: timedel
         period,
         "user_id",
         events=pl.lit(1, pl.Int64),
-        messages=kind == MESSAGE_CREATE,
-        reactions_given=kind == MESSAGE_REACTION_ADD,
-        joins=kind == GUILD_MEMBER_ADD,
-        leaves=kind == GUILD_MEMBER_REMOVE,
-        first_join_at=_when_type(GUILD_MEMBER_ADD),
-        last_message_at=_when_type(MESSAGE_CREATE),
+        messages=kind == EventType.MESSAGE_CREATE,
+        reactions_given=kind == EventType.MESSAGE_REACTION_ADD,
+        joins=kind == EventType.GUILD_MEMBER_ADD,
+        leaves=kind == EventType.GUILD_MEMBER_REMOVE,
+        first_join_at=_when_type(EventType.GUILD_MEMBER_ADD),
+        last_message_at=_when_type(EventType.MESSAGE_CREATE),
         last_seen=pl.col("ts"),
     )
     author = pl.col("message_author_id")
     received = events.filter(
-        (kind == MESSAGE_REACTION_ADD)
+        (kind == EventType.MESSAGE_REACTION_ADD)
         & author.is_not_null()
         & (pl.col("user_id").is_null() | (author != pl.col("user_id")))
     ).select("guild_id", period, author.alias("user_id"), reactions_received=pl.lit(1, pl.Int64))
@@ -147,10 +104,12 @@ def metrics_snapshots(
         .group_by(keys)
         .agg(
             total_events=pl.col("n").sum(),
-            total_messages=pl.col("n").filter(pl.col("type") == MESSAGE_CREATE).sum(),
-            total_reactions=pl.col("n").filter(pl.col("type") == MESSAGE_REACTION_ADD).sum(),
-            joins=pl.col("n").filter(pl.col("type") == GUILD_MEMBER_ADD).sum(),
-            leaves=pl.col("n").filter(pl.col("type") == GUILD_MEMBER_REMOVE).sum(),
+            total_messages=pl.col("n").filter(pl.col("type") == EventType.MESSAGE_CREATE).sum(),
+            total_reactions=pl.col("n")
+            .filter(pl.col("type") == EventType.MESSAGE_REACTION_ADD)
+            .sum(),
+            joins=pl.col("n").filter(pl.col("type") == EventType.GUILD_MEMBER_ADD).sum(),
+            leaves=pl.col("n").filter(pl.col("type") == EventType.GUILD_MEMBER_REMOVE).sum(),
             data=_by_type_json(),
         )
     )
@@ -187,10 +146,5 @@ def lifetime_member_stats(daily_members: pl.LazyFrame) -> pl.LazyFrame:
     return combine_members(daily_members).select(
         "guild_id",
         "user_id",
-        pl.col("messages").alias("total_messages"),
-        pl.col("voice_ms").alias("total_voice_ms"),
-        pl.col("reactions_given").alias("total_reactions_given"),
-        pl.col("reactions_received").alias("total_reactions_received"),
-        *MEMBER_LATEST,
-        pl.col("first_join_at").alias("joined_at"),
+        *(pl.col(member).alias(lifetime) for member, lifetime in LIFETIME_FROM_MEMBER.items()),
     )

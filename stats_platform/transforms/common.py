@@ -1,27 +1,14 @@
-"""Expressions shared by the transforms: epoch-aligned windows, snowflake order, event types."""
+"""Expressions shared by the transforms: epoch-aligned windows, instants, snowflake order."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 
+from stats_platform.domain.instants import MS, epoch_ms_of
+
 TIMESTAMP = pl.Datetime("ms", "UTC")
-
-GRAINS: dict[str, timedelta] = {
-    "5min": timedelta(minutes=5),
-    "hourly": timedelta(hours=1),
-    "daily": timedelta(days=1),
-}
-
-MESSAGE_CREATE = "MESSAGE_CREATE"
-MESSAGE_REACTION_ADD = "MESSAGE_REACTION_ADD"
-GUILD_MEMBER_ADD = "GUILD_MEMBER_ADD"
-GUILD_MEMBER_REMOVE = "GUILD_MEMBER_REMOVE"
-VOICE_STATE_UPDATE = "VOICE_STATE_UPDATE"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
 
 
 def _expr(col: str | pl.Expr) -> pl.Expr:
@@ -30,17 +17,10 @@ def _expr(col: str | pl.Expr) -> pl.Expr:
 
 def duration_ms(span: timedelta) -> int:
     """Whole milliseconds of a span; windows and caps must be a positive whole number of ms."""
-    ms, rest = divmod(span, _MS)
+    ms, rest = divmod(span, MS)
     if ms <= 0 or rest:
         raise ValueError(f"expected a positive whole number of milliseconds, got {span!r}")
     return int(ms)
-
-
-def epoch_ms_of(instant: datetime) -> int:
-    """Epoch milliseconds of an instant; a naive datetime is read as UTC."""
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return (instant - _EPOCH) // _MS
 
 
 def epoch_ms(col: str | pl.Expr) -> pl.Expr:
@@ -60,17 +40,6 @@ def window_start(col: str | pl.Expr, every: timedelta) -> pl.Expr:
     """Start of the epoch-aligned UTC window of size `every` that contains the timestamp."""
     step = duration_ms(every)
     return from_epoch_ms(epoch_ms(col).floordiv(step) * step)
-
-
-def floor_to(at: datetime, every: timedelta) -> datetime:
-    """Start of the epoch-aligned UTC window of size `every` containing `at` (window_start for one instant)."""
-    return _EPOCH + ((at - _EPOCH) // every) * every
-
-
-def ceil_to(at: datetime, every: timedelta) -> datetime:
-    """The first epoch-aligned window boundary at or after `at`."""
-    floor = floor_to(at, every)
-    return floor if floor == at else floor + every
 
 
 def snowflake_order(col: str | pl.Expr) -> list[pl.Expr]:

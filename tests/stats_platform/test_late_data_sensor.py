@@ -116,7 +116,7 @@ def test_late_message_is_folded_into_every_grain_once(
 def test_late_voice_event_recomputes_the_windows_its_session_reaches(
     db, store, t, base, database_url, instance, code_location
 ):
-    one_hour = run_resources(database_url, voice_cap_hours=1)
+    one_hour = run_resources(database_url, voice_session_cap_hours=1)
     store(message(t(10, 1), "1"))
     materialize([ROLLUPS["5min"]], one_hour, grain="5min", start=t(10), last=t(11, 25))
     materialize([ROLLUPS["hourly"]], one_hour, grain="hourly", start=t(10), last=t(11))
@@ -163,7 +163,7 @@ def test_late_voice_on_the_oldest_recomputable_day_requests_only_recomputable_wi
     # This is the oldest day retention keeps whole; the day before may be gone, so the daily
     # range a late voice event asks for (normally from the day before) starts here.
     day = raw_retention_horizon()
-    one_hour = run_resources(database_url, voice_cap_hours=1)
+    one_hour = run_resources(database_url, voice_session_cap_hours=1)
     store(message(day + timedelta(hours=10, minutes=1), "1"))
     materialize([ROLLUPS["5min"]], one_hour, grain="5min", start=day + timedelta(hours=10))
     materialize(DAILY_ASSETS, one_hour, grain="daily", start=day)

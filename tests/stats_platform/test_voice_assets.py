@@ -137,7 +137,7 @@ def test_never_closed_session_ends_at_the_24_hour_cap(db, store, t, base, resour
 
 def test_cap_is_configurable(db, store, t, base, database_url):
     store(voice(t(6), "5", "900"), message(t(8), "5"))
-    one_hour = run_resources(database_url, voice_cap_hours=1)
+    one_hour = run_resources(database_url, voice_session_cap_hours=1)
     materialize(DAILY_ASSETS, one_hour, grain="daily", start=base, last=base + DAY)
     materialize([ROLLUPS["hourly"]], one_hour, grain="hourly", start=t(6), last=t(7))
 

@@ -2,27 +2,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from stats_platform.defs.rollups.schedules import (
-    rollups_5min_job,
-    rollups_daily_job,
-    rollups_hourly_job,
-)
-from stats_platform.partitions import (
-    daily_partitions,
-    five_minute_partitions,
-    hourly_partitions,
-    raw_retention_horizon,
-)
+from stats_platform.defs.rollups.schedules import JOBS
+from stats_platform.domain.grains import GRAINS
+from stats_platform.domain.instants import floor_to
+from stats_platform.partitions import PARTITIONS, raw_retention_horizon
 from stats_platform.pipeline import late_data
 from stats_platform.resources import PipelineSettings, PostgresResource
-from stats_platform.transforms.common import GRAINS, floor_to
 
-JOBS = {"5min": rollups_5min_job, "hourly": rollups_hourly_job, "daily": rollups_daily_job}
-PARTITIONS = {
-    "5min": five_minute_partitions,
-    "hourly": hourly_partitions,
-    "daily": daily_partitions,
-}
 # Dagster's own tags for a single run over a partition range (what `--partition-range` sets).
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -49,7 +35,7 @@ def late_data_sensor(
     with postgres.connect() as conn:
         late = late_data.find_late_arrivals(conn, after=after, until=until, ticked=ticked)
     # Only windows already closed at `until` are partitions; anything later the schedules compute.
-    last_complete = {grain: floor_to(until, every) for grain, every in GRAINS.items()}
+    last_complete = {grain.name: floor_to(until, grain.length) for grain in GRAINS}
     ranges = late_data.ranges_to_recompute(
         late,
         cap=pipeline.voice_cap,

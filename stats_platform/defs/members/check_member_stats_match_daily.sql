@@ -1,14 +1,8 @@
 WITH daily AS (
-    SELECT guild_id, user_id,
-           sum(messages) AS total_messages, sum(voice_ms) AS total_voice_ms,
-           sum(reactions_given) AS total_reactions_given, sum(reactions_received) AS total_reactions_received
+    SELECT guild_id, user_id, {sums}
     FROM member_activity
-    WHERE period_type = 'daily'
+    WHERE period_type = %(grain)s
     GROUP BY guild_id, user_id
 )
-SELECT count(*) FILTER (WHERE
-           (d.total_messages, d.total_voice_ms, d.total_reactions_given, d.total_reactions_received)
-           IS DISTINCT FROM
-           (m.total_messages, m.total_voice_ms, m.total_reactions_given, m.total_reactions_received)),
-       count(*)
+SELECT count(*) FILTER (WHERE ({daily_totals}) IS DISTINCT FROM ({stored_totals})), count(*)
 FROM daily d FULL JOIN member_stats m USING (guild_id, user_id)

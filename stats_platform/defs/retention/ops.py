@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from stats_platform.domain.grains import GRAINS
 from stats_platform.pipeline import retention
 from stats_platform.resources import PipelineSettings, PostgresResource, RedisResource
 from stats_platform.settings import raw_retention_horizon
@@ -60,9 +61,11 @@ def delete_expired_rollups(
 ):
     """Deletes snapshot and member-activity rows past their grain's horizon (daily member rows are kept)."""
     horizons = {
-        "5min": _horizon(config.five_minute_retention_days or pipeline.five_minute_retention_days),
-        "hourly": _horizon(config.snapshot_retention_days or pipeline.snapshot_retention_days),
-        "daily": _horizon(config.snapshot_retention_days or pipeline.snapshot_retention_days),
+        grain.name: _horizon(
+            getattr(config, grain.retention_setting)
+            or pipeline.retention_days(grain.retention_setting)
+        )
+        for grain in GRAINS
     }
     with postgres.connect() as conn:
         removed = retention.delete_expired_rollups(conn, horizons=horizons)

@@ -2,15 +2,15 @@
 WITH windows AS (
     SELECT period_start, period_end, covered_until
     FROM computed_windows
-    WHERE period_type = '5min' AND period_start >= %(since)s
+    WHERE period_type = %(grain)s AND period_start >= %(since)s
 ),
 raw AS (
     SELECT e.guild_id, w.period_start,
            count(*) AS total_events,
-           count(*) FILTER (WHERE e.type = 'MESSAGE_CREATE') AS total_messages,
-           count(*) FILTER (WHERE e.type = 'MESSAGE_REACTION_ADD') AS total_reactions,
-           count(*) FILTER (WHERE e.type = 'GUILD_MEMBER_ADD') AS joins,
-           count(*) FILTER (WHERE e.type = 'GUILD_MEMBER_REMOVE') AS leaves
+           count(*) FILTER (WHERE e.type = %(message)s) AS total_messages,
+           count(*) FILTER (WHERE e.type = %(reaction)s) AS total_reactions,
+           count(*) FILTER (WHERE e.type = %(join)s) AS joins,
+           count(*) FILTER (WHERE e.type = %(leave)s) AS leaves
     FROM events e
     JOIN windows w ON e.ts >= w.period_start AND e.ts < w.period_end AND e.received_at < w.covered_until
     GROUP BY e.guild_id, w.period_start
@@ -18,7 +18,7 @@ raw AS (
 snap AS (
     SELECT guild_id, period_start, total_events, total_messages, total_reactions, joins, leaves
     FROM metrics_snapshots
-    WHERE period_type = '5min' AND period_start >= %(since)s
+    WHERE period_type = %(grain)s AND period_start >= %(since)s
 )
 SELECT count(*) FILTER (WHERE
            (coalesce(r.total_events, 0), coalesce(r.total_messages, 0), coalesce(r.total_reactions, 0),

@@ -1,41 +1,30 @@
+from __future__ import annotations
+
 import dagster as dg
 
-rollups_5min_job = dg.define_asset_job(
-    "rollups_5min_job",
-    selection=["metrics_snapshots_5min", "member_activity_5min"],
-    description="5-minute snapshots and member activity for one window (or a range, in one run).",
-)
-rollups_hourly_job = dg.define_asset_job(
-    "rollups_hourly_job",
-    selection=["metrics_snapshots_hourly", "member_activity_hourly"],
-    description="Hourly snapshots and member activity.",
-)
-rollups_daily_job = dg.define_asset_job(
-    "rollups_daily_job",
-    selection=[
-        "voice_sessions",
-        "metrics_snapshots_daily",
-        "member_activity_daily",
-        "member_stats",
-    ],
-    description="Voice sessions and checkpoints, daily snapshots and member activity, lifetime member totals.",
-)
+from stats_platform.domain.grains import GRAINS, Grain
 
-# Each runs as its window closes; the 5-minute assets then wait out the bot's batching delay
-# themselves (PipelineSettings.batch_delay_seconds), and the late-data sensor folds in stragglers.
-rollups_5min_schedule = dg.build_schedule_from_partitioned_job(
-    rollups_5min_job, name="rollups_5min_schedule", default_status=dg.DefaultScheduleStatus.RUNNING
-)
-rollups_hourly_schedule = dg.build_schedule_from_partitioned_job(
-    rollups_hourly_job,
-    name="rollups_hourly_schedule",
-    minute_of_hour=2,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
-rollups_daily_schedule = dg.build_schedule_from_partitioned_job(
-    rollups_daily_job,
-    name="rollups_daily_schedule",
-    hour_of_day=0,
-    minute_of_hour=10,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+
+def _job(grain: Grain):
+    return dg.define_asset_job(
+        grain.job_name, selection=list(grain.job_assets), description=grain.job_description
+    )
+
+
+def _schedule(grain: Grain, job):
+    # Each runs as its window closes; the 5-minute assets then wait out the bot's batching delay
+    # themselves (Settings.batch_delay_seconds), and the late-data sensor folds in stragglers.
+    return dg.build_schedule_from_partitioned_job(
+        job,
+        name=grain.schedule_name,
+        minute_of_hour=grain.schedule_minute or None,
+        hour_of_day=0 if grain.length.days else None,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+    )
+
+
+JOBS = {grain.name: _job(grain) for grain in GRAINS}
+rollups_5min_job, rollups_hourly_job, rollups_daily_job = JOBS.values()
+rollups_5min_schedule, rollups_hourly_schedule, rollups_daily_schedule = (
+    _schedule(grain, JOBS[grain.name]) for grain in GRAINS
 )

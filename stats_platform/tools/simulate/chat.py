@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from stats_platform.domain.events import EventType
 from stats_platform.tools.simulate.engine import Engine
 from stats_platform.tools.simulate.world import Guild, Member, snowflake
 
@@ -88,7 +89,7 @@ class Chat:
         message_id = snowflake(ts, rng)
         data = {"length": 1 + int(rng.lognormvariate(3.2, 1.0))}
         common = {"channelId": c.channel_id, "messageId": message_id}
-        self.engine.emit(g, ts, "MESSAGE_CREATE", author.user_id, **common, data=data)
+        self.engine.emit(g, ts, EventType.MESSAGE_CREATE, author.user_id, **common, data=data)
         if not self.engine.warming:
             self._follow_ups(g, author, common, ts)
         c.remaining -= 1
@@ -113,17 +114,19 @@ class Chat:
             at(later, self._follow_up, (g, author, "MESSAGE_UPDATE", common))
         if rng.random() < DELETED_SHARE:
             later = ts + 1000 + int(rng.expovariate(1 / 1_200_000))
-            at(later, self._follow_up, (g, author, "MESSAGE_DELETE", common))
+            at(later, self._follow_up, (g, author, EventType.MESSAGE_DELETE, common))
 
     def _react(self, reaction: tuple[Guild, Member, Member, dict[str, str], str], ts: int) -> None:
         g, reactor, author, common, emoji = reaction
         if not reactor.present:
             return
         data = {"messageAuthorId": author.user_id, "emoji": emoji}
-        self.engine.emit(g, ts, "MESSAGE_REACTION_ADD", reactor.user_id, **common, data=data)
+        self.engine.emit(
+            g, ts, EventType.MESSAGE_REACTION_ADD, reactor.user_id, **common, data=data
+        )
         if self.rng.random() < REACTION_REMOVED_SHARE:
             later = ts + 1000 + int(self.rng.expovariate(1 / 600_000))
-            removal = (g, reactor, "MESSAGE_REACTION_REMOVE", common, data)
+            removal = (g, reactor, EventType.MESSAGE_REACTION_REMOVE, common, data)
             self.engine.at(later, self._follow_up, removal)
 
     def _follow_up(self, what: tuple[Any, ...], ts: int) -> None:

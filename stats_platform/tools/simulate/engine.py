@@ -75,7 +75,8 @@ class Engine:
         self._count += 1
         event: Event = {
             "id": f"sim-{self._tag}-{self._count:x}",
-            "type": kind,
+            # A plain str: events are JSON, and their types become dict keys in the tally.
+            "type": str(kind),
             "guildId": g.guild_id,
             "userId": user_id,
             "shardId": g.shard_id,

@@ -18,6 +18,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from stats_platform.domain.events import EventType
 from stats_platform.tools.simulate.chat import EVENTS_PER_CONVERSATION, Chat, conversations_per_day
 from stats_platform.tools.simulate.engine import Arrivals, Engine, Event
 from stats_platform.tools.simulate.rhythm import DAY_MS, Rhythm
@@ -104,7 +105,7 @@ class TrafficModel:
         member = draw_member(rng, created_snowflake(rng, until_ms=ts))
         g.join(member)
         invite = {"inviteCode": f"inv{rng.randrange(36**4):x}"} if rng.random() < 0.6 else None
-        self.engine.emit(g, ts, "GUILD_MEMBER_ADD", member.user_id, data=invite)
+        self.engine.emit(g, ts, EventType.GUILD_MEMBER_ADD, member.user_id, data=invite)
 
     def _member_leave(self, g: Guild, ts: int) -> None:
         # Nobody leaves from a voice channel: the bot would have seen them leave it first.
@@ -112,7 +113,7 @@ class TrafficModel:
             member = self.rng.choice(g.members)
             if member.present and member.voice_busy_until < ts:
                 member.present = False
-                self.engine.emit(g, ts, "GUILD_MEMBER_REMOVE", member.user_id)
+                self.engine.emit(g, ts, EventType.GUILD_MEMBER_REMOVE, member.user_id)
                 return
 
     def _role(self, g: Guild, ts: int) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from stats_platform.domain.events import EventType
 from stats_platform.tools.simulate.engine import Event
 
 MINUTE_MS = 60_000
@@ -144,19 +145,19 @@ class Tally:
             guild = self.guilds[guild_id] = GuildTally(guild_id)
         self.unique_events += 1
         self.by_type[kind] += 1
-        if kind == "GUILD_MEMBER_ADD":
+        if kind == EventType.GUILD_MEMBER_ADD:
             guild.joins += 1
-        elif kind == "GUILD_MEMBER_REMOVE":
+        elif kind == EventType.GUILD_MEMBER_REMOVE:
             guild.leaves += 1
-        elif kind == "VOICE_STATE_UPDATE" and user_id is not None:
+        elif kind == EventType.VOICE_STATE_UPDATE and user_id is not None:
             self._voice[guild_id, user_id].append((event["timestamp"], event.get("channelId")))
         if user_id is None:
             return
         guild.users.add(user_id)
-        if kind == "MESSAGE_CREATE":
+        if kind == EventType.MESSAGE_CREATE:
             guild.messages += 1
             guild.members[user_id].messages += 1
-        elif kind == "MESSAGE_REACTION_ADD":
+        elif kind == EventType.MESSAGE_REACTION_ADD:
             guild.reactions += 1
             guild.members[user_id].reactions_given += 1
             author = (event.get("data") or {}).get("messageAuthorId")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from stats_platform.domain.events import EventType
 from stats_platform.tools.simulate.engine import Engine
 from stats_platform.tools.simulate.world import Guild, Member
 
@@ -73,7 +74,7 @@ class Voice:
         self.engine.emit(
             s.guild,
             ts,
-            "VOICE_STATE_UPDATE",
+            EventType.VOICE_STATE_UPDATE,
             s.member.user_id,
             channelId=None if leave else s.channel_id,
             data=dict(s.state),

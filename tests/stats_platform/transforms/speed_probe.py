@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
+from stats_platform.domain.grains import LENGTHS as GRAINS
 from stats_platform.transforms.activity import member_activity, metrics_snapshots
-from stats_platform.transforms.common import GRAINS
 from stats_platform.transforms.voice import sessionize, voice_by_window
 
 START = datetime(2024, 3, 1, tzinfo=UTC)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from stats_platform.transforms.common import GRAINS, epoch_ms_of, snowflake_order, window_start
+from stats_platform.domain.grains import LENGTHS as GRAINS
+from stats_platform.domain.instants import epoch_ms_of
+from stats_platform.transforms.common import snowflake_order, window_start
 
 MS = pl.Datetime("ms", "UTC")
 
