@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stats_platform.transforms.common import GRAINS, ceil_to, floor_to
+from stats_platform.domain.grains import LENGTHS as GRAINS
+from stats_platform.domain.instants import ceil_to, floor_to
 
 COARSE_TO_FINE = ("daily", "hourly", "5min")
 RESOLUTION_OF = {"5min": "5min", "hourly": "hour", "daily": "day"}

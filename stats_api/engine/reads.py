@@ -14,11 +14,11 @@ import psycopg
 
 from stats_api.engine import plan
 from stats_api.engine.plan import BucketPlan, Span, Window
+from stats_platform.domain.instants import floor_to
 from stats_platform.storage import warehouse
 from stats_platform.storage.scripts import script
 from stats_platform.transforms import activity as transforms
 from stats_platform.transforms import voice
-from stats_platform.transforms.common import floor_to
 
 # One window spanning every instant: raw spans are bucketed by a key column, not by time.
 WHOLE_TIME = timedelta(days=365_000)
