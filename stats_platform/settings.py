@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stats_platform.domain.voice import DEFAULT_CAP
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/stats"
 
@@ -37,7 +39,7 @@ class Settings(BaseSettings):
     raw_retention_days: int = Field(default=30, ge=1)
     snapshot_retention_days: int = Field(default=365, ge=1)
     five_minute_retention_days: int = Field(default=90, ge=1)
-    voice_session_cap_hours: int = Field(default=24, ge=1, le=24 * 7)
+    voice_session_cap_hours: int = Field(default=DEFAULT_CAP // timedelta(hours=1), ge=1, le=24 * 7)
     # An ingest statement runs at most this long, so every event that arrived more than
     # settle_seconds ago is committed and visible: a run counts exactly those (covered_until).
     ingest_statement_timeout_seconds: int = Field(default=20, ge=1, le=300)

@@ -97,7 +97,7 @@ def rebuild_voice_sessions(
     cap: timedelta,
 ) -> dict[str, int]:
     """Sessions that started in [start, end) (days) or were open at start, and the checkpoint at every midnight in (start, end]."""
-    day = timedelta(days=1)
+    day = DAILY.length
     # Sessions last at most `cap`, so events up to `cap` after the range settle how they end.
     sessions = warehouse.load_voice_sessions(
         conn, start=start, end=min(end + cap, covered_until), cap=cap, received_before=covered_until
@@ -109,25 +109,9 @@ def rebuild_voice_sessions(
     # want of a later event, when that day ran: this range's events say how they really ended.
     earlier = written.filter(pl.col("started_at") < start)
     midnights = [start + day * i for i in range(1, (end - start) // day + 1)]
-    checkpoints = pl.concat(
-        [
-            voice.open_at(sessions.lazy(), at, cap=cap).with_columns(at=pl.lit(at).cast(TIMESTAMP))
-            for at in midnights
-        ]
-        or [pl.LazyFrame(schema={**warehouse.CARRY_IN_SCHEMA, "at": TIMESTAMP})]
-    ).collect()
+    checkpoints = _open_at_each(sessions, midnights, cap)
     with conn.transaction():
-        conn.execute(
-            "DELETE FROM voice_sessions WHERE started_at >= %s AND started_at < %s", (start, end)
-        )
-        conn.execute(
-            "DELETE FROM voice_sessions WHERE (guild_id, user_id, started_at) IN"
-            " (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]))",
-            [earlier[c].to_list() for c in ("guild_id", "user_id", "started_at")],
-        )
-        warehouse.copy_in(conn, "voice_sessions", written)
-        conn.execute("DELETE FROM voice_checkpoints WHERE at > %s AND at <= %s", (start, end))
-        warehouse.copy_in(conn, "voice_checkpoints", checkpoints)
+        _replace_voice_rows(conn, start, end, written, earlier, checkpoints)
         conn.execute(
             "INSERT INTO voice_checkpoint_marks (at, covered_until) SELECT unnest(%s::timestamptz[]), %s"
             " ON CONFLICT (at) DO UPDATE SET covered_until = EXCLUDED.covered_until, computed_at = now()",
@@ -139,6 +123,41 @@ def rebuild_voice_sessions(
         "checkpoints": len(midnights),
         "open_at_checkpoints": checkpoints.height,
     }
+
+
+def _open_at_each(
+    sessions: pl.DataFrame, midnights: list[datetime], cap: timedelta
+) -> pl.DataFrame:
+    """The checkpoint rows: the sessions open at each midnight."""
+    return pl.concat(
+        [
+            voice.open_at(sessions.lazy(), at, cap=cap).with_columns(at=pl.lit(at).cast(TIMESTAMP))
+            for at in midnights
+        ]
+        or [pl.LazyFrame(schema={**warehouse.CARRY_IN_SCHEMA, "at": TIMESTAMP})]
+    ).collect()
+
+
+def _replace_voice_rows(
+    conn: psycopg.Connection,
+    start: datetime,
+    end: datetime,
+    written: pl.DataFrame,
+    earlier: pl.DataFrame,
+    checkpoints: pl.DataFrame,
+) -> None:
+    """Sessions and checkpoints of [start, end) replaced, inside the caller's transaction."""
+    conn.execute(
+        "DELETE FROM voice_sessions WHERE started_at >= %s AND started_at < %s", (start, end)
+    )
+    conn.execute(
+        "DELETE FROM voice_sessions WHERE (guild_id, user_id, started_at) IN"
+        " (SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[]))",
+        [earlier[c].to_list() for c in ("guild_id", "user_id", "started_at")],
+    )
+    warehouse.copy_in(conn, "voice_sessions", written)
+    conn.execute("DELETE FROM voice_checkpoints WHERE at > %s AND at <= %s", (start, end))
+    warehouse.copy_in(conn, "voice_checkpoints", checkpoints)
 
 
 _UPSERT_MEMBER_STATS = sql_script(

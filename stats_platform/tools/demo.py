@@ -138,7 +138,7 @@ def _history_config(config: DemoConfig, settings: Settings) -> SimulationConfig:
         seed=config.seed,
         url=config.api_url,
         raw_retention_days=settings.raw_retention_days,
-        voice_cap_hours=settings.voice_session_cap_hours,
+        voice_session_cap_hours=settings.voice_session_cap_hours,
         progress=sys.stderr.isatty(),
     )
     model_config(history, now_ms())

@@ -101,7 +101,7 @@ def simulate_command(
         late_share=late_share,
         duplicate_share=duplicate_share,
         raw_retention_days=settings.raw_retention_days,
-        voice_cap_hours=settings.voice_session_cap_hours,
+        voice_session_cap_hours=settings.voice_session_cap_hours,
         progress=progress,
     )
     try:

@@ -56,7 +56,7 @@ class SimulationConfig:
     duplicate_share: float = 0.02
     max_retries: int = 8
     raw_retention_days: int = 30
-    voice_cap_hours: int = 24
+    voice_session_cap_hours: int = 24
     progress: bool = True
 
 
@@ -166,7 +166,7 @@ def run_simulation(config: SimulationConfig) -> Summary:
     tally = Tally(
         window_start_ms=model_cfg.start_ms,
         window_end_ms=model_cfg.end_ms,
-        voice_cap_ms=config.voice_cap_hours * HOUR_MS,
+        voice_cap_ms=config.voice_session_cap_hours * HOUR_MS,
     )
     summary = Summary(config, tally, members=sum(len(g.members) for g in model.guilds))
     delivery = _Delivery(summary, model_cfg)
