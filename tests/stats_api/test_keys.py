@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
-from api_testkit import FOREIGN_GUILD, GUILD, OTHER_GUILD
 from click.testing import Result
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
@@ -20,6 +19,7 @@ from stats_api.main import create_app
 from stats_platform.settings import Settings
 from stats_platform.storage.api_keys import authenticate, create_key, list_keys, revoke_key
 from stats_platform.tools.cli import app as cli
+from tests.testkit.api import FOREIGN_GUILD, GUILD, OTHER_GUILD
 
 KEY_FORMAT = re.compile(r"sp_([0-9a-f]{12})_[0-9a-f]{48}")
 

@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import psycopg
-from api_testkit import Api
 
 from stats_platform.storage.warehouse import load_voice_sessions
 from stats_platform.tools.simulate import (
@@ -36,6 +35,7 @@ from stats_platform.tools.simulate.plan import PlanConfig, Planner
 from stats_platform.tools.simulate.tally import voice_sessions
 from stats_platform.tools.simulate.voice import VOICE_MAX_MS
 from stats_platform.transforms.voice import voice_by_window
+from tests.testkit.api import Api
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 END_MS = 1_790_000_000_000  # 2026-09-21T13:33:20Z, a Monday

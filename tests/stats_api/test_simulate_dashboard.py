@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 import psycopg
-from api_testkit import Api
 
 from stats_api.periods import iso_z
 from stats_platform.tools.simulate import SimulationConfig, Tally, run_simulation
@@ -24,6 +23,7 @@ from tests.stats_platform.platform_testkit import (
     materialize,
     run_resources,
 )
+from tests.testkit.api import Api
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -1,4 +1,4 @@
-"""Constants and helpers shared by the API tests (fixtures live in conftest.py)."""
+"""Constants and helpers of the tests that talk to the API, in-process or served (fixtures: tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Api:
-    """An API served by `stats-platform serve` in a process of its own (conftest's start_api)."""
+    """An API served by `stats-platform serve` in a process of its own (tests/conftest.py's start_api)."""
 
     url: str
     database_url: str
