@@ -37,7 +37,7 @@ from stats_platform.tools.simulate.voice import VOICE_MAX_MS
 from stats_platform.transforms.voice import voice_by_window
 from tests.testkit.api import Api
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 END_MS = 1_790_000_000_000  # 2026-09-21T13:33:20Z, a Monday
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
