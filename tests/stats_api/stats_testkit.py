@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import psycopg
-from api_testkit import GUILD
 from fastapi.testclient import TestClient
 
 from stats_api.periods import iso_z
+from tests.testkit.api import GUILD
 
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from api_testkit import UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
+
+from tests.testkit.api import UNUSED_REDIS_URL
 
 
 def test_healthz_answers_while_the_process_lives(client: TestClient) -> None:

@@ -13,10 +13,10 @@ import httpx
 import orjson
 import psycopg
 import pytest
-from api_testkit import FOREIGN_GUILD, GUILD, UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
 
 from stats_platform.storage.api_keys import create_key, revoke_key
+from tests.testkit.api import FOREIGN_GUILD, GUILD, UNUSED_REDIS_URL
 
 MIB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from api_testkit import DAY_MS, GUILD, now_ms
+
+from tests.testkit.api import DAY_MS, GUILD, now_ms
 
 SNOWFLAKE_RULE = "{} must be a snowflake (a string of 1 to 20 digits) or null"
 TYPE_RULE = "type must be a known event type or an UPPER_SNAKE name of at most 64 characters"

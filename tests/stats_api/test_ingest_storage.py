@@ -10,7 +10,8 @@ from typing import Any
 
 import httpx
 import psycopg
-from api_testkit import DAY_MS, GUILD, OTHER_GUILD, now_ms
+
+from tests.testkit.api import DAY_MS, GUILD, OTHER_GUILD, now_ms
 
 
 def stored_ids(db: psycopg.Connection) -> list[str]:

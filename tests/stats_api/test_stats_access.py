@@ -7,11 +7,11 @@ from collections.abc import Callable
 import httpx
 import psycopg
 import pytest
-from api_testkit import FOREIGN_GUILD, GUILD, OTHER_GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, fixed_events, get_stats, midnight, msg, z
 
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import FOREIGN_GUILD, GUILD, OTHER_GUILD
 
 PATHS = ["dashboard", "members", "members/9", "leaderboard", "activity", "voice/live"]
 

@@ -8,11 +8,11 @@ from datetime import datetime, timedelta
 import httpx
 import psycopg
 import pytest
-from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, MIN, fixed_events, get_stats, midnight, msg, ok, z
 
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import GUILD
 
 ZERO = {"totalMessages": 0, "totalVoiceMinutes": 0, "totalReactions": 0,
         "uniqueActiveUsers": 0, "joins": 0, "leaves": 0}  # fmt: skip

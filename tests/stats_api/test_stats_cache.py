@@ -10,12 +10,12 @@ import httpx
 import psycopg
 import pytest
 import redis
-from api_testkit import GUILD, UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, fixed_events, get_stats, midnight, msg, ok
 
 from stats_platform.settings import Settings
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import GUILD, UNUSED_REDIS_URL
 
 ENDPOINTS = [
     ("dashboard", {}),

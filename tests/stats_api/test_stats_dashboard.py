@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import psycopg
 import pytest
-from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, MIN, fixed_events, get_stats, midnight, msg, ok, react, voice, z
 
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import GUILD
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import psycopg
 import pytest
-from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, MIN, fixed_events, get_stats, join, midnight, msg, ok, z
 
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import GUILD
 
 SECOND = timedelta(seconds=1)
 

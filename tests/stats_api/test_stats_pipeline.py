@@ -10,7 +10,6 @@ import dagster as dg
 import httpx
 import psycopg
 import pytest
-from api_testkit import GUILD
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, HOUR, MIN, clear_rollups, fixed_events, get_stats, midnight, msg, ok
 
@@ -21,6 +20,7 @@ from stats_platform.partitions import daily_partitions, five_minute_partitions, 
 from stats_platform.resources import PipelineSettings, PostgresResource
 from stats_platform.settings import raw_retention_horizon
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import GUILD
 
 RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"

@@ -14,13 +14,13 @@ import httpx
 import psycopg
 import pytest
 import redis
-from api_testkit import UNUSED_REDIS_URL
 from fastapi.testclient import TestClient
 from stats_testkit import MIN, get_stats, ok, random_guild, voice, z
 
 from stats_api.live.presence import live_key, marker_key
 from stats_platform.pipeline import retention
 from stats_platform.storage.api_keys import create_key
+from tests.testkit.api import UNUSED_REDIS_URL
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,13 +12,9 @@ from pathlib import Path
 import httpx
 import psycopg
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from tests.testkit.api import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_serve_migrates_and_serves(fresh_database_url: str, redis_url: str) -> None:

@@ -1,7 +1,8 @@
-"""Constants and helpers shared by the API tests (fixtures live in conftest.py)."""
+"""Constants and helpers of the tests that talk to the API, in-process or served (fixtures: tests/conftest.py)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -15,12 +16,14 @@ FOREIGN_GUILD = "333333333333333333"
 # Nothing listens here: an app pointed at it runs with Redis down.
 UNUSED_REDIS_URL = "redis://127.0.0.1:6399/0"
 DAY_MS = 86_400_000
+# A plaintext API key as the key store hands it out; group 1 is the key id.
+KEY_FORMAT = re.compile(r"sp_([0-9a-f]{12})_[0-9a-f]{48}")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class Api:
-    """An API served by `stats-platform serve` in a process of its own (conftest's start_api)."""
+    """An API served by `stats-platform serve` in a process of its own (tests/conftest.py's start_api)."""
 
     url: str
     database_url: str

@@ -13,7 +13,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -27,8 +26,9 @@ import pytest
 
 from stats_platform.storage.database import create_database_if_missing, drop_database, with_database
 from stats_platform.tools.launcher import dagster_database_url
+from tests.testkit.api import free_port
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SERVER_URL = os.environ.get(
     "STATS_TEST_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -245,9 +245,3 @@ def processes_in(directory: Path) -> list[str]:
         if str(directory) in cmdline or cwd.startswith(str(directory)):
             found.append(f"{entry.name}: {cmdline}")
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

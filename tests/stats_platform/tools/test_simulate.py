@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 import psycopg
-from api_testkit import Api
 
 from stats_platform.storage.warehouse import load_voice_sessions
 from stats_platform.tools.simulate import (
@@ -36,8 +35,9 @@ from stats_platform.tools.simulate.plan import PlanConfig, Planner
 from stats_platform.tools.simulate.tally import voice_sessions
 from stats_platform.tools.simulate.voice import VOICE_MAX_MS
 from stats_platform.transforms.voice import voice_by_window
+from tests.testkit.api import Api
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 END_MS = 1_790_000_000_000  # 2026-09-21T13:33:20Z, a Monday
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000

@@ -14,16 +14,16 @@ from typing import Any
 
 import httpx
 import psycopg
-from api_testkit import Api
-
-from stats_api.periods import iso_z
-from stats_platform.tools.simulate import SimulationConfig, Tally, run_simulation
-from tests.stats_platform.platform_testkit import (
+from platform_testkit import (
     DAILY_ASSETS,
     ROLLUPS,
     materialize,
     run_resources,
 )
+
+from stats_api.periods import iso_z
+from stats_platform.tools.simulate import SimulationConfig, Tally, run_simulation
+from tests.testkit.api import Api
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
