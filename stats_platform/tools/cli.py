@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated
 
 import psycopg
@@ -103,8 +104,7 @@ def keys_revoke(
 def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
     """Migrate, then serve the API."""
     settings = get_settings()
-    url = _migrated_database(settings)
-    _serve(settings.model_copy(update={"database_url": url}), host, port)
+    _serve(_migrated_database(settings), host, port)
 
 
 @app.command()
@@ -174,13 +174,13 @@ def env_exports() -> None:
         typer.echo(f"export {name}={shlex.quote(env[name])}")
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(database_url: str, host: str, port: int) -> None:
     import uvicorn
 
-    from stats_api.main import create_app
-
+    # The API is named, not imported: the platform's tools never import the HTTP service.
+    os.environ["STATS_DATABASE_URL"] = database_url
     # log_config=None: uvicorn's loggers go through the platform's structured handler.
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None)
+    uvicorn.run("stats_api.main:create_app", factory=True, host=host, port=port, log_config=None)
 
 
 def _migrated_database(settings: Settings) -> str:
