@@ -21,8 +21,8 @@ import polars as pl
 import psycopg
 from psycopg import sql
 from psycopg.adapt import Dumper
-from psycopg.pq import Format
 from psycopg.postgres import types as pg_types
+from psycopg.pq import Format
 
 from stats_platform.tools.simulate import ModelConfig, TrafficModel, generate
 
@@ -34,7 +34,12 @@ EVENT_COLUMNS = (
     "ts", "guild_id", "dedup_key", "event_id", "type", "user_id",
     "channel_id", "message_id", "role_id", "shard_id", "data",
 )  # fmt: skip
-COLUMN_TYPES = {"ts": "timestamptz", "received_at": "timestamptz", "shard_id": "int4", "data": "jsonb"}
+COLUMN_TYPES = {
+    "ts": "timestamptz",
+    "received_at": "timestamptz",
+    "shard_id": "int4",
+    "data": "jsonb",
+}
 COPY_ROWS = 500_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -117,7 +122,9 @@ def copy_rows(
         binary_copy(cur, statement, columns, rows)
 
 
-def binary_copy(cur: psycopg.Cursor, statement: sql.Composable, columns: list[str], rows: Any) -> None:
+def binary_copy(
+    cur: psycopg.Cursor, statement: sql.Composable, columns: list[str], rows: Any
+) -> None:
     # Registered on the cursor only: by oid it would change no other code's COPY, but it stays ours.
     cur.adapters.register_dumper(None, JsonbTextDumper)
     with cur.copy(statement) as copy:
@@ -159,7 +166,9 @@ def load_days(
 def shifted(day: pl.DataFrame, days: int) -> pl.DataFrame:
     """A day's rows `days` later, their ids prefixed with the shift so every copy is new."""
     ids = pl.concat_str(pl.lit(f"d{days:02d}"), pl.col("dedup_key"))
-    return day.with_columns(pl.col("ts") + days * DAY, ids.alias("dedup_key"), ids.alias("event_id"))
+    return day.with_columns(
+        pl.col("ts") + days * DAY, ids.alias("dedup_key"), ids.alias("event_id")
+    )
 
 
 def utc_midnight(at: datetime | None = None) -> datetime:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import shlex
 import sys
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -26,7 +26,7 @@ DOC_HEADER = (
 )
 
 
-class Size(str, Enum):
+class Size(StrEnum):
     quick = "quick"
     full = "full"
 
