@@ -94,7 +94,7 @@ def day_events(n: int, day: datetime, *, seed: int) -> pl.DataFrame:
     events = simulate(n, start_ms, start_ms + DAY_MS, seed=seed)
     rows = [to_row(e) for e in events]
     del events
-    schema = {c: pl.String for c in EVENT_COLUMNS} | {
+    schema: dict[str, Any] = {c: pl.String for c in EVENT_COLUMNS} | {
         "ts": pl.Datetime("ms", "UTC"),
         "shard_id": pl.Int32,
     }
