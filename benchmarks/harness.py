@@ -10,11 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import polars as pl
 import psycopg
 
 from stats_platform.settings import PROJECT_ROOT
@@ -26,6 +27,16 @@ SERVER_URL = os.environ.get(
 )
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PG_SETTINGS = (
+    "fsync", "jit", "max_parallel_workers_per_gather", "shared_buffers", "synchronous_commit",
+    "work_mem",
+)  # fmt: skip
+# The API under test: no auth (local development mode) and no rate limit in the way.
+SERVER_ENV = {
+    "STATS_AUTH": "off",
+    "STATS_ENV": "development",
+    "STATS_RATE_LIMIT_PER_MINUTE": "1000000000",
+}
 
 
 @contextlib.contextmanager
@@ -70,7 +81,7 @@ def api_server(
         sys.executable, "-m", "uvicorn", "--factory", "stats_api.main:create_app",
         "--no-access-log", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port),
     ]  # fmt: skip
-    child_env = {**os.environ, **env, "STATS_DATABASE_URL": database_url}
+    child_env = {**os.environ, **SERVER_ENV, **env, "STATS_DATABASE_URL": database_url}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             argv, cwd=PROJECT_ROOT, env=child_env, stdout=log, stderr=subprocess.STDOUT,
@@ -163,33 +174,38 @@ class PostgresCpu:
 
 
 def machine() -> dict[str, str]:
-    cpu_model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown CPU",
-    )
-    mem_kib = next(
-        int(line.split()[1])
-        for line in Path("/proc/meminfo").read_text().splitlines()
-        if line.startswith("MemTotal:")
-    )
+    """The machine and the PostgreSQL settings every section names beside its figures."""
+    info = Path("/proc/cpuinfo").read_text().splitlines()
+    cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), "?")
+    meminfo = Path("/proc/meminfo").read_text().splitlines()
+    mem_kib = next(int(ln.split()[1]) for ln in meminfo if ln.startswith("MemTotal:"))
     with psycopg.connect(SERVER_URL) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()
-        settings = dict(
+        version = conn.execute("SHOW server_version").fetchone()
+        settings: dict[str, str] = dict(
             conn.execute(
-                "SELECT name, setting FROM pg_settings WHERE name IN "
-                "('shared_buffers', 'synchronous_commit', 'fsync', 'max_wal_size')"
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+                (list(PG_SETTINGS),),
             ).fetchall()
         )
     return {
         "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu_model,
+        "cpu": cpu,
         "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
-        "postgres": pg[0] if pg else "unknown",
-        "synchronous_commit": settings.get("synchronous_commit", "?"),
-        "fsync": settings.get("fsync", "?"),
+        "postgres": version[0] if version else "?",
+        **settings,
+        "polars": f"{pl.__version__} ({pl.thread_pool_size()} threads)",
         "python": platform.python_version(),
+        "load": f"{os.getloadavg()[0]:.1f}",
+        "commit": _commit(),
     }
+
+
+def pg_settings(m: dict[str, str], names: Sequence[str]) -> str:
+    return ", ".join(f"{name}={m.get(name, '?')}" for name in names)
+
+
+def _commit() -> str:
+    found = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT
+    )
+    return found.stdout.strip() or "unknown"

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import api_profile
-from benchmarks.api_load import ENDPOINTS, RAW_CONCURRENT_LIMIT_S, Cell
-from benchmarks.report import replace_section, table
+from benchmarks.api import profile as api_profile
+from benchmarks.api.load import ENDPOINTS, RAW_CONCURRENT_LIMIT_S, Cell
+from benchmarks.report import table
 
-HEADING = "Stats API"
 GOALS = {"cold": 50.0, "warm": 5.0}  # dashboard p95, ms
 
 
@@ -108,9 +107,9 @@ def render(report: dict[str, Any]) -> str:
     checks = report["checks"]
     concurrencies = sorted({c.concurrency for c in cells})
     out = [
-        f"Command: `.venv/bin/{report['command']}`  ",
+        f"Command: `{report['command']}`  ",
         f"Date: {report['started']:%Y-%m-%d %H:%M} UTC; whole run {report['wall_s'] / 60:.0f} min;"
-        f" code at commit {report['commit']}  ",
+        f" code at commit {m['commit']}  ",
         f"Machine: nproc {m['nproc']} ({m['cpu']}), {m['memory']} RAM, PostgreSQL {m['postgres']},"
         f" Python {m['python']}; shared and noisy, so expect ±20 % between runs.  ",
         *build_lines(report["build"], report["five_min_days"]),
@@ -160,10 +159,10 @@ def notes(report: dict[str, Any]) -> list[str]:
         "**cold**: the server runs with `STATS_CACHE_TTL_SECONDS=0`, so every request computes its "
         "answer (voice/live: its Redis hash is dropped before each request and rebuilt from the "
         "events). **warm**: cache on, one priming request, then the same request again and again. "
-        "**raw SQL**: `benchmarks/api_raw.py` from the benchmark process over psycopg (no HTTP), one "
+        "**raw SQL**: `benchmarks/api/raw.py` from the benchmark process over psycopg (no HTTP), one "
         "connection per client thread, `jit=off` (with the server's `jit=on` the sessionizer's "
         "cost estimate sets off compilation that takes seconds); voice comes from the "
-        "window-function sessionizer of `benchmarks/aggregate_sql.py` over all the guild's voice "
+        "window-function sessionizer of `benchmarks/aggregate/sessions.sql` over all the guild's voice "
         "events, so the naive answers count voice too.",
         "Latency is the client's wall time. Client (one asyncio httpx process), server (uvicorn, "
         "one worker: the sync routes run in its thread pool, 10 pooled connections) and "
@@ -196,7 +195,3 @@ def notes(report: dict[str, Any]) -> list[str]:
             + "."
         )
     return [f"- {line}" for line in lines]
-
-
-def write_section(text: str) -> None:
-    replace_section(HEADING, text)

@@ -1,7 +1,7 @@
 """The stats API benchmark's data: days of events in a fresh database, rolled up as production has them.
 
-Events are `benchmarks.aggregate_data.day_events` (events_gen's heavy-tailed guilds and members,
-voice shaped as sessions): one seeded day, generated once and shifted to every day, so the same
+Events are `benchmarks.events.day_events` (the simulator's model, its world scaled to the
+count): one seeded day, generated once and shifted to every day, so the same
 people come back day after day as lifetime totals need; ids get the day as a prefix. They fill
 [oldest, newest]: `oldest` is the first whole hour after now - days + 1 h (inside the raw
 retention, which starts at now - 30 days), `newest` two minutes before the build starts. Each row
@@ -21,7 +21,6 @@ same library calls the daily assets make (stats_platform.pipeline.rollups), befo
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,17 +28,17 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import psycopg
 
-from benchmarks.aggregate_data import COPY_ROWS, DAY, EVENT_COLUMNS, day_events, utc_midnight
-from stats_platform.pipeline import rollups, warehouse
+from benchmarks.backfill import materialize as backfill
+from benchmarks.events import DAY, copy_frame, day_events, shifted, utc_midnight
+from stats_platform.pipeline import rollups
 from stats_platform.settings import get_settings
+from stats_platform.storage import warehouse
 from stats_platform.transforms.common import ceil_to, floor_to
 
 HOUR = timedelta(hours=1)
 FIVE_MINUTES = timedelta(minutes=5)
 CAP = timedelta(hours=24)
 VOICE = "VOICE_STATE_UPDATE"
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass(frozen=True)
@@ -64,33 +63,11 @@ def events_frame(span: Span, per_day: int, *, seed: int) -> pl.DataFrame:
     first_day = utc_midnight(span.oldest)
     base = day_events(per_day, first_day, seed=seed)
     days = (utc_midnight(span.newest) - first_day) // DAY + 1
-    frames = [
-        base.with_columns(
-            pl.col("ts") + i * DAY,
-            pl.concat_str(pl.lit(f"d{i:02d}"), pl.col("dedup_key")).alias("dedup_key"),
-        )
-        for i in range(days)
-    ]
+    frames = [shifted(base, i) for i in range(days)]
     frame = pl.concat(frames).filter(pl.col("ts").is_between(span.oldest, span.newest))
     # 1 to 10 s between a bot stamping an event and the API storing it, spread evenly.
     delay_ms = pl.int_range(pl.len(), dtype=pl.Int64) * 7919 % 9000 + 1000
-    return frame.with_columns(
-        pl.col("dedup_key").alias("event_id"),
-        received_at=pl.col("ts") + pl.duration(milliseconds=delay_ms),
-    )
-
-
-def copy_events(conn: psycopg.Connection, frame: pl.DataFrame) -> None:
-    """COPY in slices, one transaction each; seq follows the frame's (ts) order."""
-    columns = [*EVENT_COLUMNS, "received_at"]
-    statement = f"COPY events ({', '.join(columns)}) FROM STDIN (FORMAT csv)"
-    for offset in range(0, frame.height, COPY_ROWS):
-        buffer = io.BytesIO()
-        frame.slice(offset, COPY_ROWS).select(columns).write_csv(
-            buffer, include_header=False, datetime_format="%Y-%m-%dT%H:%M:%S%.3f+00:00"
-        )
-        with conn.transaction(), conn.cursor() as cur, cur.copy(statement) as copy:  # type: ignore[arg-type]
-            copy.write(buffer.getvalue())
+    return frame.with_columns(received_at=pl.col("ts") + pl.duration(milliseconds=delay_ms))
 
 
 def window_arrivals(frame: pl.DataFrame) -> pl.DataFrame:
@@ -116,7 +93,7 @@ def load(url: str, span: Span, per_day: int, *, seed: int) -> dict[str, float]:
     timings["generate_s"] = time.perf_counter() - started
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
-        copy_events(conn, frame)
+        copy_frame(conn, frame)
         timings["copy_s"] = time.perf_counter() - started
         started = time.perf_counter()
         with conn.transaction():
@@ -149,37 +126,6 @@ def first_partial_day(url: str, day: datetime) -> float:
     return time.perf_counter() - started
 
 
-def backfill(
-    url: str, label: str, assets: list, partitions, first: datetime, end: datetime
-) -> dict:
-    """One Dagster run over the partitions of [first, end), as a single-run backfill."""
-    import dagster as dg
-
-    from stats_platform.resources import PipelineSettings, PostgresResource
-
-    every = {"daily": DAY, "hourly": HOUR, "5min": FIVE_MINUTES}[label.split()[0]]
-    keys = (first.strftime(partitions.fmt), (end - every).strftime(partitions.fmt))
-    print(f"  backfill {label}: {keys[0]} .. {keys[1]} ...", flush=True)
-    started = time.perf_counter()
-    outcome = dg.materialize(
-        assets,
-        instance=dg.DagsterInstance.ephemeral(),
-        resources={
-            "postgres": PostgresResource(url=url),
-            "pipeline": PipelineSettings(settle_seconds=0, batch_delay_seconds=0),
-        },
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        tags={RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[1]},
-    )
-    return {
-        "job": label,
-        "range": f"{keys[0]} .. {keys[1]}",
-        "partitions": (end - first) // every,
-        "seconds": time.perf_counter() - started,
-        "success": outcome.success,
-    }
-
-
 def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     from stats_platform.defs.members.assets import member_stats
     from stats_platform.defs.rollups.assets import rollups_5min, rollups_daily, rollups_hourly
@@ -197,7 +143,7 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     partial_s = first_partial_day(url, first_day)
     days = (first_day + DAY, today)
     runs = [backfill(url, "daily job: voice_sessions, rollups_daily", [voice_sessions, rollups_daily],
-                     daily_partitions, *days)]  # fmt: skip
+                     daily_partitions, DAY, *days)]  # fmt: skip
     # The daily job's member_stats runs apart, after ANALYZE: in the same run its lifetime read
     # meets 29 days of member_activity rows newer than their statistics, estimates the range at
     # one row and plans the self-join as a nested loop over every daily row of the guild per
@@ -208,10 +154,10 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
         conn.execute("ANALYZE member_activity")
     analyze_s = time.perf_counter() - started
     runs += [
-        backfill(url, "daily job: member_stats", [member_stats], daily_partitions, *days),
-        backfill(url, "hourly", [rollups_hourly], hourly_partitions,
+        backfill(url, "daily job: member_stats", [member_stats], daily_partitions, DAY, *days),
+        backfill(url, "hourly", [rollups_hourly], hourly_partitions, HOUR,
                  span.first_hour, floor_to(now, HOUR)),
-        backfill(url, "5min", [rollups_5min], five_minute_partitions,
+        backfill(url, "5min", [rollups_5min], five_minute_partitions, FIVE_MINUTES,
                  five_from, floor_to(datetime.now(UTC), FIVE_MINUTES)),
     ]  # fmt: skip
     return {

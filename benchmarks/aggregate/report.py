@@ -1,72 +1,20 @@
-"""The aggregate benchmark's figures as markdown, and its `## Aggregate` section of docs/benchmarks.md."""
+"""The aggregate benchmark's figures as markdown: its `## Aggregate` section."""
 
 from __future__ import annotations
 
-import os
-import platform
-from collections.abc import Sequence
-from pathlib import Path
+from benchmarks.harness import pg_settings
+from benchmarks.report import rate, table
+from benchmarks.report import seconds as s
 
-import polars as pl
-import psycopg
-
-from benchmarks.aggregate_data import SERVER_URL
-from stats_platform.settings import PROJECT_ROOT
-
-DOC = PROJECT_ROOT / "docs" / "benchmarks.md"
-HEADING = "## Aggregate"
-DOC_HEADER = (
-    "# Benchmarks\n\nFigures from `benchmarks/` on the machine named in each section. They are "
-    "measurements, not promises: rerun the command shown to refresh a section (it replaces only "
-    "its own).\n"
-)
 OLD_DESIGN = 50_000  # events/s: the seed design computed 10,000 events in about 200 ms
 GOAL = 2_000_000  # events/s of Polars compute
-
-
-def machine() -> dict[str, str]:
-    info = Path("/proc/cpuinfo").read_text().splitlines()
-    cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), "?")
-    meminfo = Path("/proc/meminfo").read_text().splitlines()
-    mem_kib = next(int(ln.split()[1]) for ln in meminfo if ln.startswith("MemTotal:"))
-    with psycopg.connect(SERVER_URL) as conn:
-        version = conn.execute("SHOW server_version").fetchone()
-        settings = dict(
-            conn.execute(
-                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN ('shared_buffers',"
-                " 'work_mem', 'jit', 'max_parallel_workers_per_gather', 'synchronous_commit')"
-            ).fetchall()
-        )
-    return {
-        "nproc": str(len(os.sched_getaffinity(0))),
-        "cpu": cpu,
-        "memory": f"{mem_kib / 1024 / 1024:.1f} GiB",
-        "postgres": version[0] if version else "?",
-        "pg_settings": ", ".join(f"{k}={v}" for k, v in sorted(settings.items())),
-        "polars": f"{pl.__version__} ({pl.thread_pool_size()} threads)",
-        "python": platform.python_version(),
-        "load": f"{os.getloadavg()[0]:.1f}",
-    }
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(c) for c in header], *[[str(c) for c in r] for r in rows]]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-
-    def line(row: list[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(cells[0]), rule, *(line(r) for r in cells[1:])])
-
-
-def rate(events: int, seconds: float) -> str:
-    per_s = events / seconds if seconds else 0.0
-    return f"{per_s / 1e6:.2f} M/s" if per_s >= 1e6 else f"{per_s / 1e3:,.0f} k/s"
-
-
-def s(seconds: float) -> str:
-    return f"{seconds:.3f}" if seconds < 10 else f"{seconds:.1f}"
+PG_SHOWN = [
+    "jit",
+    "max_parallel_workers_per_gather",
+    "shared_buffers",
+    "synchronous_commit",
+    "work_mem",
+]
 
 
 def _header(r: dict) -> list[str]:
@@ -77,11 +25,10 @@ def _header(r: dict) -> list[str]:
         f"Command: `{r['command']}`  ",
         f"Date: {r['started']:%Y-%m-%d %H:%M} UTC (the whole run took {took:.0f} min)  ",
         f"Machine: nproc {m['nproc']} ({m['cpu']}), {m['memory']} RAM, PostgreSQL {m['postgres']}"
-        f" ({m['pg_settings']}), Polars {m['polars']}, Python {m['python']}; shared and noisy "
+        f" ({pg_settings(m, PG_SHOWN)}), Polars {m['polars']}, Python {m['python']}; shared and noisy "
         f"(load average {m.get('load', '?')} at the start), so expect ±20 % between runs.  ",
         f"Events: {n:,} over one UTC day ({r.get('day', '?')}), 50 guilds, seed {r['seed']}: "
-        "`benchmarks/events_gen.py` with its voice updates replaced by session-shaped ones "
-        f"(`benchmarks/aggregate_data.py`), generated in "
+        "the simulator's model (`benchmarks/events.py`), its world scaled to the count, generated in "
         f"{load['generate_s']:.0f} s, loaded with COPY in {load['copy_s']:.0f} s. Mix: {mix}; "
         f"{r['sql']['session_rows']:,} voice sessions.  ",
         f"Compute and SQL figures are the best of {r['repeat']} runs; reads and writes are single runs.",
@@ -258,8 +205,6 @@ def _backfill(r: dict) -> list[str]:
         "user_id) WHERE period_type = 'daily'`: without it member_stats' read of freshly written, "
         "unanalyzed member_activity rows is a nested loop through the primary key whose cost "
         "grows with members × daily rows per guild (the member_stats rows above)."
-        if r.get("backfill_member_index") == "on"
-        else "The schema as migrated, no extra index."
     )
     header = ["job", "partitions", "range", "wall s", "in steps s", "materializations"]
     return [
@@ -290,19 +235,3 @@ def _backfill(r: dict) -> list[str]:
 def render(r: dict) -> str:
     parts = [_header(r), _polars(r), _sql(r), _backfill(r)]
     return "\n\n".join("\n".join(p) for p in parts if p)
-
-
-def write_section(body: str, path: Path = DOC) -> None:
-    """Replaces `## Aggregate` (up to the next `## `) in the doc, or appends it."""
-    text = path.read_text() if path.exists() else DOC_HEADER
-    lines = text.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.rstrip() == HEADING), None)
-    section = f"{HEADING}\n\n{body.strip()}\n"
-    if start is None:
-        new = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), None)
-        after = "".join(lines[end:]) if end is not None else ""
-        new = "".join(lines[:start]) + section + ("\n" + after if after else "")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(new)

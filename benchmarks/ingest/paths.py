@@ -1,4 +1,4 @@
-"""The three ways of getting the same events into `events` that benchmarks/ingest.py compares.
+"""The three ways of getting the same events into `events` that the ingest benchmark compares.
 
 Each path starts from a fresh migrated database, times only the loading (inputs are encoded
 before the clock starts), and checks afterwards that the table holds exactly what was sent.
@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import psycopg
+from psycopg import sql
 
+from benchmarks.events import EVENT_COLUMNS, binary_copy
 from benchmarks.harness import (
     PostgresCpu,
     api_server,
@@ -29,16 +30,14 @@ from benchmarks.harness import (
     fresh_database,
     machine_busy_seconds,
 )
+from stats_platform.storage.scripts import script
 
-# The columns the ingest endpoint writes; received_at and seq take their defaults.
-EVENT_COLUMNS = (
-    "ts", "guild_id", "dedup_key", "event_id", "type", "user_id",
-    "channel_id", "message_id", "role_id", "shard_id", "data",
-)  # fmt: skip
-COPY_EVENTS = f"COPY events ({', '.join(EVENT_COLUMNS)}) FROM STDIN"
-INSERT_EVENT = f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
-UPSERT_MEMBER_COUNTER = (Path(__file__).parent / "upsert_member_counter.sql").read_text()
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+COPY_EVENTS = sql.SQL("COPY events ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(map(sql.Identifier, EVENT_COLUMNS))
+)
+INSERT_EVENT = script(__file__, "insert_event.sql")
+UPSERT_MEMBER_COUNTER = script(__file__, "upsert_member_counter.sql")
+SERVER_ENV = {"STATS_REDIS_URL": "redis://127.0.0.1:6379/13"}
 
 
 @dataclass
@@ -76,24 +75,6 @@ class Result:
         if len(self.latencies) < 2:
             return None
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1] * 1000
-
-
-def to_row(event: dict[str, Any]) -> tuple[Any, ...]:
-    """An event as the endpoint stores it (the generator's ids are already normalized snowflakes)."""
-    data = event.get("data")
-    return (
-        EPOCH + timedelta(milliseconds=event["timestamp"]),
-        event["guildId"],
-        event["id"],
-        event["id"],
-        event["type"],
-        event.get("userId"),
-        event.get("channelId"),
-        event.get("messageId"),
-        event.get("roleId"),
-        event.get("shardId"),
-        None if data is None else orjson.dumps(data).decode(),
-    )
 
 
 def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
@@ -158,12 +139,11 @@ def _load_direct(
 
 
 def copy_path(rows: Rows, *, batch: int, writers: int = 1) -> Result:
-    """Plain psycopg COPY into `events`, one transaction per batch: the database's own ceiling."""
+    """psycopg binary COPY into `events`, one transaction per batch: the database's own ceiling."""
 
     def write(conn: psycopg.Connection, chunk: Rows, _start: int) -> None:
-        with conn.cursor().copy(COPY_EVENTS) as copy:
-            for row in chunk:
-                copy.write_row(row)
+        with conn.cursor() as cur:
+            binary_copy(cur, COPY_EVENTS, list(EVENT_COLUMNS), chunk)
         conn.commit()
 
     return _load_direct("COPY", rows, batch=batch, writers=writers, autocommit=False, write=write)
@@ -215,6 +195,13 @@ class HttpLoad:
     bodies: list[bytes]
     counts: list[int]
     gzip: bool
+
+
+def encode(events: list[dict], batch: int, gz: bool) -> HttpLoad:
+    bodies = [orjson.dumps(list(c)) for c in chunks(events, batch)]
+    if gz:
+        bodies = [gzip.compress(b, compresslevel=6) for b in bodies]
+    return HttpLoad(bodies, [len(c) for c in chunks(events, batch)], gz)
 
 
 async def _send(

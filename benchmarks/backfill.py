@@ -1,4 +1,4 @@
-"""A multi-day backfill in one run per job, as `dagster asset materialize --partition-range` does.
+"""Multi-day backfills in one run per job, as `dagster asset materialize --partition-range` does.
 
 Runs the real assets in process (`dg.materialize` with the partition-range tags), so the
 figures include Dagster's own overhead: the daily job's assets (voice_sessions, rollups_daily,
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import dagster as dg
 import psycopg
@@ -32,45 +33,55 @@ JOBS = [
 ]
 
 
-def run(url: str, first: datetime, end: datetime) -> list[dict]:
-    """Materializes every job over [first, end) in one run each; returns wall time per job."""
-    resources = {
-        "postgres": PostgresResource(url=url),
-        "pipeline": PipelineSettings(settle_seconds=0, batch_delay_seconds=0),
+def materialize(
+    url: str,
+    label: str,
+    assets: list,
+    partitions: Any,
+    every: timedelta,
+    first: datetime,
+    end: datetime,
+) -> dict:
+    """One Dagster run over the partitions of [first, end), as a single-run backfill does it."""
+    keys = (first.strftime(partitions.fmt), (end - every).strftime(partitions.fmt))
+    print(f"  backfill {label}: {keys[0]} .. {keys[1]} ...", flush=True)
+    started = time.perf_counter()
+    outcome = dg.materialize(
+        assets,
+        instance=dg.DagsterInstance.ephemeral(),
+        resources={
+            "postgres": PostgresResource(url=url),
+            "pipeline": PipelineSettings(settle_seconds=0, batch_delay_seconds=0),
+        },
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        tags={
+            "dagster/asset_partition_range_start": keys[0],
+            "dagster/asset_partition_range_end": keys[1],
+        },
+    )
+    seconds = time.perf_counter() - started
+    steps = {
+        str(e.step_key): e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
+        for e in outcome.get_step_success_events()
     }
-    results = []
-    instance = dg.DagsterInstance.ephemeral()
-    for label, assets, partitions, every in JOBS:
-        keys = (first.strftime(partitions.fmt), (end - every).strftime(partitions.fmt))  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        outcome = dg.materialize(
-            assets,
-            instance=instance,
-            resources=resources,
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            tags={
-                "dagster/asset_partition_range_start": keys[0],
-                "dagster/asset_partition_range_end": keys[1],
-            },
-        )
-        seconds = time.perf_counter() - started
-        steps = {
-            str(e.step_key): e.event_specific_data.duration_ms / 1000  # type: ignore[union-attr]
-            for e in outcome.get_step_success_events()
-        }
-        results.append(
-            {
-                "job": label,
-                "partitions": (end - first) // every,
-                "range": f"{keys[0]} .. {keys[1]}",
-                "seconds": seconds,
-                "steps_s": sum(steps.values()),
-                "steps": steps,
-                "materializations": len(outcome.get_asset_materialization_events()),
-                "success": outcome.success,
-            }
-        )
-    return results
+    return {
+        "job": label,
+        "partitions": (end - first) // every,
+        "range": f"{keys[0]} .. {keys[1]}",
+        "seconds": seconds,
+        "steps_s": sum(steps.values()),
+        "steps": steps,
+        "materializations": len(outcome.get_asset_materialization_events()),
+        "success": outcome.success,
+    }
+
+
+def run(url: str, first: datetime, end: datetime) -> list[dict]:
+    """Every job over [first, end) in one run each."""
+    return [
+        materialize(url, label, assets, parts, every, first, end)
+        for label, assets, parts, every in JOBS
+    ]
 
 
 def totals(url: str, first: datetime, end: datetime) -> dict[str, int]:

@@ -5,26 +5,19 @@ function, model_dump_json), without HTTP, with the answer cache off. The steps o
 `stats_api.engine.reads` and `stats_platform.storage.warehouse` are wrapped with timers that nest, so each
 phase shows its own time without its timed children (a COPY under the rollup read is listed
 under it). A cProfile of one more run goes to benchmarks/out/.
-
-    .venv/bin/python -m benchmarks.api_profile --database-url URL --guild ID --endpoint "dashboard month"
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import cProfile
-import io
-import pstats
 import statistics
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-from benchmarks.api_load import ENDPOINTS, Cell, Endpoint, Guild
+from benchmarks.api.load import ENDPOINTS, Cell, Endpoint, Guild
 from benchmarks.harness import OUT_DIR
-from stats_api.api import answering
+from benchmarks.profiling import PhaseClock, cprofile_to
+from stats_api.api import responder as answering
 from stats_api.api.params import ActivityQuery, LeaderboardQuery, MemberListQuery, PeriodQuery
 from stats_api.api.routes import activity, dashboard, leaderboard, members
 from stats_api.engine import reads as repository
@@ -51,42 +44,6 @@ ROUTES: dict[str, tuple[Callable[..., Any], type]] = {
     "leaderboard": (leaderboard._leaderboard, LeaderboardQuery),
     "activity": (activity._activity, ActivityQuery),
 }
-
-
-class PhaseClock:
-    """Exclusive wall time per path of nested phases (`rollup rows > COPY ...`)."""
-
-    def __init__(self) -> None:
-        self.stack: list[list[Any]] = []  # [path, started, children's time]
-        self.seconds: dict[str, float] = defaultdict(float)
-        self.calls: dict[str, int] = defaultdict(int)
-
-    def wrap(self, label: str, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            path = f"{self.stack[-1][0]} > {label}" if self.stack else label
-            self.stack.append([path, time.perf_counter(), 0.0])
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                _, started, children = self.stack.pop()
-                spent = time.perf_counter() - started
-                self.seconds[path] += spent - children
-                self.calls[path] += 1
-                if self.stack:
-                    self.stack[-1][2] += spent
-
-        return timed
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        originals = [(module, name, getattr(module, name)) for module, name, _ in PHASES]
-        for (module, name, label), (_, _, fn) in zip(PHASES, originals, strict=True):
-            setattr(module, name, self.wrap(label, fn))
-        try:
-            yield
-        finally:
-            for module, name, fn in originals:
-                setattr(module, name, fn)
 
 
 def answer_once(
@@ -122,23 +79,16 @@ def profile(
         answer_once(answerer, guild, endpoint)
         clock = PhaseClock()
         per_run: list[dict[str, float]] = []
-        with clock.installed():
+        with clock.installed(PHASES):
             for _ in range(runs):
                 before = dict(clock.seconds)
                 timing = answer_once(answerer, guild, endpoint)
                 phases = {p: clock.seconds[p] - before.get(p, 0.0) for p in clock.seconds}
                 timing["other"] = timing["total"] - timing["json"] - sum(phases.values())
                 per_run.append({**timing, **phases})
-        profiler = cProfile.Profile()
-        profiler.enable()
-        answer_once(answerer, guild, endpoint)
-        profiler.disable()
+        out = OUT_DIR / f"api_profile_{endpoint.name.replace(' ', '_')}_{guild.size}.txt"
+        cprofile_to(out, lambda: answer_once(answerer, guild, endpoint))
     redis.close()
-    OUT_DIR.mkdir(parents=True, exist_ok=True)
-    out = OUT_DIR / f"api_profile_{endpoint.name.replace(' ', '_')}_{guild.size}.txt"
-    text = io.StringIO()
-    pstats.Stats(profiler, stream=text).sort_stats("cumulative").print_stats(40)
-    out.write_text(text.getvalue())
     phases = {
         path: statistics.median(r.get(path, 0.0) for r in per_run) * 1000 for path in clock.seconds
     }
@@ -252,21 +202,3 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"| {path} | {calls} | {ms:.1f} | {ms / result['total_ms']:.0%} |")
     lines.append(f"\ncProfile of one more run: `{result['cprofile']}`.")
     return "\n".join(lines)
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.api_profile")
-    p.add_argument("--database-url", required=True)
-    p.add_argument("--guild", required=True, help="guild id")
-    p.add_argument("--user", default="0", help="member for `member detail week`")
-    p.add_argument("--endpoint", default="dashboard month", choices=[e.name for e in ENDPOINTS])
-    p.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
-    p.add_argument("--runs", type=int, default=10)
-    args = p.parse_args()
-    guild = Guild("given", args.guild, 0, args.user)
-    endpoint = next(e for e in ENDPOINTS if e.name == args.endpoint)
-    print(render(profile(args.database_url, guild, endpoint, args.redis_url, runs=args.runs)))
-
-
-if __name__ == "__main__":
-    main()

@@ -15,8 +15,10 @@ from typing import Any
 import polars as pl
 import psycopg
 
-from benchmarks.aggregate_sql import mismatched_rows
-from stats_platform.pipeline import rollups, warehouse
+from benchmarks.aggregate.sql_baseline import mismatched_rows
+from stats_platform.pipeline import rollups
+from stats_platform.storage import warehouse
+from stats_platform.storage.scripts import script
 from stats_platform.transforms import activity, voice
 from stats_platform.transforms.common import GRAINS
 
@@ -170,7 +172,7 @@ def member_stats(
     no statistics on the new rows (cancelled after `stale_limit_s`); the same with an index
     led by (guild_id, user_id); and after ANALYZE without that index.
     """
-    query = (rollups.SQL_DIR / "select_member_daily_rows.sql").read_text()
+    query = script(rollups.__file__, "select_member_daily_rows.sql")
 
     def read() -> pl.DataFrame:
         daily = warehouse.copy_out(
@@ -189,7 +191,7 @@ def member_stats(
                 " ON COMMIT DROP"
             )
             warehouse.copy_in(conn, "member_stats_stage", totals)
-            conn.execute((rollups.SQL_DIR / "upsert_member_stats.sql").read_text())
+            conn.execute(script(rollups.__file__, "upsert_member_stats.sql"))
 
     conn.commit()
     out: dict[str, tuple[float | None, int]] = {}

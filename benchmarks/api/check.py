@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from benchmarks import api_raw
-from benchmarks.api_load import ENDPOINTS, Guild, raw_answer, url_of
+from benchmarks.api import raw as api_raw
+from benchmarks.api.load import ENDPOINTS, Guild, raw_answer, url_of
 
 
 @dataclass

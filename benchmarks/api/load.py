@@ -23,7 +23,7 @@ import httpx
 import psycopg
 import redis.asyncio as aioredis
 
-from benchmarks import api_raw
+from benchmarks.api import raw as api_raw
 from stats_api.live.presence import live_key, marker_key
 
 # A raw-SQL answer slower than this is not run 16 at a time: one round would take minutes.

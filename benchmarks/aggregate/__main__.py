@@ -1,7 +1,7 @@
 """Aggregate compute: Polars rollups vs SQL GROUP BY on the same events, and a 7-day backfill.
 
     .venv/bin/python -m benchmarks.aggregate --size quick   # 200k events, a few minutes
-    .venv/bin/python -m benchmarks.aggregate --size full    # 2M events; writes docs/benchmarks.md
+    .venv/bin/python -m benchmarks.aggregate --size full    # 2M events, the recorded figures
 
 One run loads one UTC day (yesterday) into a fresh database and on those events measures the
 pipeline's read (COPY out), Polars compute and write of the 5-minute, hourly and daily rollups
@@ -12,54 +12,34 @@ and the real Dagster assets backfill them, one run per job. Both databases are d
 
 from __future__ import annotations
 
-import argparse
 import os
 import pickle
-import shlex
-import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+import typer
 
-from benchmarks import aggregate_backfill as backfill
-from benchmarks import aggregate_polars as P
-from benchmarks import aggregate_sql as S
-from benchmarks.aggregate_data import DAY, fresh_database, load_days, utc_midnight
-from benchmarks.aggregate_report import machine, render, write_section
+from benchmarks import backfill
+from benchmarks.aggregate import polars_steps as P
+from benchmarks.aggregate import sql_baseline as S
+from benchmarks.aggregate.report import render
+from benchmarks.events import DAY, load_days, utc_midnight
+from benchmarks.harness import fresh_database, machine
+from benchmarks.report import DocOption, Size, SizeOption, command, doc_path, publish
 from stats_platform.transforms.common import GRAINS
 
-SIZES = {"quick": 200_000, "full": 2_000_000}
-BACKFILL_PER_DAY = {"quick": 50_000, "full": 1_000_000}
+SIZES = {Size.quick: 200_000, Size.full: 2_000_000}
+BACKFILL_PER_DAY = {Size.quick: 50_000, Size.full: 1_000_000}
+BACKFILL_DAYS = 7
+REPEAT = 3  # compute timings: best of this many
+STALE_LIMIT_S = 60  # the unanalyzed member read is cancelled after this
+# The SQL session's own settings: enough work_mem for the big GROUP BYs to hash in memory, and
+# no JIT (the sessionizer's cost estimate sets off compilation that outlasts the query).
+WORK_MEM = "256MB"
+SQL_JIT = "off"
 CAP = timedelta(hours=24)
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m benchmarks.aggregate", description=__doc__.split("\n")[0]
-    )
-    p.add_argument("--size", choices=sorted(SIZES), default="quick")
-    p.add_argument("--events", type=int, help="events of the measured day (overrides --size)")
-    p.add_argument("--seed", type=int, default=1, help="generator seed (same seed, same events)")
-    p.add_argument("--repeat", type=int, default=3, help="compute timings: best of this many")
-    p.add_argument("--backfill-days", type=int, default=7, help="0 skips the backfill")
-    p.add_argument("--backfill-per-day", type=int, help="events per backfilled day")
-    p.add_argument(
-        "--stale-limit", type=int, default=60, help="cancel the unanalyzed member read after s"
-    )
-    p.add_argument(
-        "--backfill-member-index",
-        choices=["on", "off"],
-        default="on",
-        help="create the (guild_id, user_id) daily index in the backfill database first",
-    )
-    p.add_argument("--work-mem", default="256MB", help="work_mem of the SQL session")
-    p.add_argument("--sql-jit", choices=["on", "off"], default="off", help="jit of the SQL session")
-    doc = p.add_mutually_exclusive_group()
-    doc.add_argument("--doc", action="store_true", help="write docs/benchmarks.md (default: full)")
-    doc.add_argument("--no-doc", action="store_true", help="print only")
-    return p.parse_args(argv)
 
 
 def measure_polars(url: str, w: P.Window, repeat: int, stale_limit_s: int) -> dict:
@@ -85,11 +65,11 @@ def measure_polars(url: str, w: P.Window, repeat: int, stale_limit_s: int) -> di
         }
 
 
-def measure_sql(url: str, w: P.Window, polars: dict, args: argparse.Namespace) -> dict:
+def measure_sql(url: str, w: P.Window, polars: dict, repeat: int) -> dict:
     with psycopg.connect(url) as conn:
-        S.prepare(conn, work_mem=args.work_mem, jit=args.sql_jit)
+        S.prepare(conn, work_mem=WORK_MEM, jit=SQL_JIT)
         _, sessions_s = P.timed(lambda: S.sessions(conn, end=w.end, as_of=w.as_of, cap=w.cap))
-        for _ in range(args.repeat - 1):
+        for _ in range(repeat - 1):
             sessions_s = min(sessions_s, S.sessions(conn, end=w.end, as_of=w.as_of, cap=w.cap))
         ours = polars["sessions"]
         sessions_equal = S.mismatched_rows(ours, S.fetch_sessions(conn, dict(ours.schema))) == 0
@@ -97,7 +77,7 @@ def measure_sql(url: str, w: P.Window, polars: dict, args: argparse.Namespace) -
         for grain, every in GRAINS.items():
             runs = [
                 S.grain(conn, start=w.start, end=w.end, every=every, as_of=w.as_of, cap=w.cap)
-                for _ in range(args.repeat)
+                for _ in range(repeat)
             ]
             best = min(runs, key=lambda r: sum(r.values()))
             result = polars["grains"][grain]["result"]
@@ -124,49 +104,42 @@ def type_mix(url: str) -> list[tuple[str, int]]:
         ).fetchall()
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    n = args.events or SIZES[args.size]
-    per_day = args.backfill_per_day or BACKFILL_PER_DAY[args.size]
+def main(
+    size: Size = SizeOption,
+    doc: Path | None = DocOption,
+    seed: int = typer.Option(1, help="generator seed (same seed, same events)"),
+) -> None:
     today = utc_midnight()
     day = today - DAY
     report: dict = {
-        "command": ".venv/bin/python -m benchmarks.aggregate "
-        + shlex.join(sys.argv[1:] if argv is None else argv),
+        "command": command("benchmarks.aggregate"),
         "started": datetime.now(UTC),
         "machine": machine(),
-        "seed": args.seed,
-        "repeat": args.repeat,
-        "work_mem": args.work_mem,
-        "sql_jit": args.sql_jit,
+        "seed": seed, "repeat": REPEAT, "work_mem": WORK_MEM, "sql_jit": SQL_JIT,
         "day": f"{day:%Y-%m-%d}",
-    }
+    }  # fmt: skip
     with fresh_database("day") as url:
-        print(f"loading {n:,} events of {day:%Y-%m-%d} ...", flush=True)
-        report["load"] = load_days(url, day, 1, n, seed=args.seed)
+        print(f"loading about {SIZES[size]:,} events of {day:%Y-%m-%d} ...", flush=True)
+        report["load"] = load_days(url, day, 1, SIZES[size], seed=seed)
         report["mix"] = type_mix(url)
         w = P.Window(day, day + DAY, as_of=datetime.now(UTC), cap=CAP)
         print("Polars: read, compute, write ...", flush=True)
-        report["polars"] = measure_polars(url, w, args.repeat, args.stale_limit)
+        report["polars"] = measure_polars(url, w, REPEAT, STALE_LIMIT_S)
         print("SQL GROUP BY in PostgreSQL ...", flush=True)
-        report["sql"] = measure_sql(url, w, report["polars"], args)
+        report["sql"] = measure_sql(url, w, report["polars"], REPEAT)
     slim(report["polars"])
     save(report)
-    if args.backfill_days > 0:
-        try:
-            backfill_week(report, args, today, per_day)
-        except Exception as exc:  # the day's figures are still worth reporting
-            report["backfill_error"] = f"{type(exc).__name__}: {exc}"
-            print(f"backfill failed: {report['backfill_error']}", flush=True)
+    try:
+        backfill_week(report, today, BACKFILL_PER_DAY[size], seed)
+    except Exception as exc:  # the day's figures are still worth reporting
+        report["backfill_error"] = f"{type(exc).__name__}: {exc}"
+        print(f"backfill failed: {report['backfill_error']}", flush=True)
     report["finished"] = datetime.now(UTC)
     saved = save(report)
-    text = render(report)
+    publish("Aggregate", render(report), doc_path(size, doc))
     saved.unlink()
-    print(text)
-    if args.doc or (args.size == "full" and not args.no_doc and not args.events):
-        write_section(text)
-        print("\nwrote the Aggregate section of docs/benchmarks.md")
-    return 0 if report_passed(report) else 1
+    if not report_passed(report):
+        raise typer.Exit(1)
 
 
 def slim(polars: dict) -> None:
@@ -187,16 +160,16 @@ def save(report: dict) -> Path:
     return saved
 
 
-def backfill_week(report: dict, args: argparse.Namespace, today: datetime, per_day: int) -> None:
-    first = today - args.backfill_days * DAY
+def backfill_week(report: dict, today: datetime, per_day: int, seed: int) -> None:
+    """Seven days backfilled by the real assets, one run per job; the proposed member index
+    first, without which member_stats' read of unanalyzed rows is a nested loop."""
+    first = today - BACKFILL_DAYS * DAY
     with fresh_database("week") as url:
-        print(f"loading {args.backfill_days} days x {per_day:,} events ...", flush=True)
-        report["backfill_load"] = load_days(url, first, args.backfill_days, per_day, seed=args.seed)
+        print(f"loading {BACKFILL_DAYS} days x about {per_day:,} events ...", flush=True)
+        report["backfill_load"] = load_days(url, first, BACKFILL_DAYS, per_day, seed=seed)
         print("backfill: one run per job ...", flush=True)
-        if args.backfill_member_index == "on":
-            with psycopg.connect(url, autocommit=True) as conn:
-                conn.execute(P.MEMBER_INDEX)
-        report["backfill_member_index"] = args.backfill_member_index
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(P.MEMBER_INDEX)
         report["backfill"] = backfill.run(url, first, today)
         report["backfill_totals"] = backfill.totals(url, first, today)
 
@@ -212,4 +185,4 @@ def report_passed(report: dict) -> bool:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    typer.run(main)
