@@ -28,7 +28,7 @@ from benchmarks.aggregate.report import render
 from benchmarks.events import DAY, load_days, utc_midnight
 from benchmarks.harness import fresh_database, machine
 from benchmarks.report import DocOption, Size, SizeOption, command, doc_path, publish
-from stats_platform.transforms.common import GRAINS
+from stats_platform.domain.grains import LENGTHS as GRAINS
 
 SIZES = {Size.quick: 200_000, Size.full: 2_000_000}
 BACKFILL_PER_DAY = {Size.quick: 50_000, Size.full: 1_000_000}

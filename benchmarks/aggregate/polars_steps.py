@@ -16,11 +16,10 @@ import polars as pl
 import psycopg
 
 from benchmarks.aggregate.sql_baseline import mismatched_rows
+from stats_platform.domain.grains import LENGTHS as GRAINS
 from stats_platform.pipeline import rollups
 from stats_platform.storage import warehouse
-from stats_platform.storage.scripts import script
 from stats_platform.transforms import activity, voice
-from stats_platform.transforms.common import GRAINS
 
 
 @dataclass(frozen=True)
@@ -172,26 +171,12 @@ def member_stats(
     no statistics on the new rows (cancelled after `stale_limit_s`); the same with an index
     led by (guild_id, user_id); and after ANALYZE without that index.
     """
-    query = script(rollups.__file__, "select_member_daily_rows.sql")
 
     def read() -> pl.DataFrame:
-        daily = warehouse.copy_out(
-            conn, query, {"start": w.start, "end": w.end}, warehouse.MEMBER_DAILY_SCHEMA
-        )
-        return daily.with_columns(
-            warehouse.ms_to_datetime(
-                "first_join_at", "last_message_at", "last_voice_at", "last_seen"
-            )
-        )
+        return rollups.read_member_daily_rows(conn, start=w.start, end=w.end)
 
     def store(totals: pl.DataFrame) -> None:
-        with conn.transaction():
-            conn.execute(
-                "CREATE TEMP TABLE member_stats_stage (LIKE member_stats INCLUDING DEFAULTS)"
-                " ON COMMIT DROP"
-            )
-            warehouse.copy_in(conn, "member_stats_stage", totals)
-            conn.execute(script(rollups.__file__, "upsert_member_stats.sql"))
+        rollups.write_member_stats(conn, totals)
 
     conn.commit()
     out: dict[str, tuple[float | None, int]] = {}

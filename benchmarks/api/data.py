@@ -30,10 +30,10 @@ import psycopg
 
 from benchmarks.backfill import materialize as backfill
 from benchmarks.events import DAY, copy_frame, day_events, shifted, utc_midnight
+from stats_platform.domain.instants import ceil_to, floor_to
 from stats_platform.pipeline import rollups
 from stats_platform.settings import get_settings
 from stats_platform.storage import warehouse
-from stats_platform.transforms.common import ceil_to, floor_to
 
 HOUR = timedelta(hours=1)
 FIVE_MINUTES = timedelta(minutes=5)

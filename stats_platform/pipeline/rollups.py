@@ -192,18 +192,30 @@ def _settle_capped(covered_until: datetime, cap: timedelta) -> list[pl.Expr]:
 
 def rebuild_member_stats(conn: psycopg.Connection, *, start: datetime, end: datetime) -> int:
     """Lifetime totals of every member active in [start, end), summed again from all their daily rows."""
-    daily = warehouse.copy_out(
-        conn,
-        sql_script(__file__, "select_member_daily_rows.sql", columns=warehouse.member_columns("a")),
-        {"grain": DAILY.name, "start": start, "end": end},
-        warehouse.MEMBER_DAILY_SCHEMA,
-    )
-    daily = daily.with_columns(warehouse.ms_to_datetime(*MEMBER_INSTANTS))
+    daily = read_member_daily_rows(conn, start=start, end=end)
     totals = activity.lifetime_member_stats(daily.lazy()).collect()
+    write_member_stats(conn, totals)
+    return totals.height
+
+
+def write_member_stats(conn: psycopg.Connection, totals: pl.DataFrame) -> None:
+    """Upserts lifetime rows in one transaction, through a staging table filled by COPY."""
     with conn.transaction():
         conn.execute(
             "CREATE TEMP TABLE member_stats_stage (LIKE member_stats INCLUDING DEFAULTS) ON COMMIT DROP"
         )
         warehouse.copy_in(conn, "member_stats_stage", totals)
         conn.execute(_UPSERT_MEMBER_STATS)
-    return totals.height
+
+
+def read_member_daily_rows(
+    conn: psycopg.Connection, *, start: datetime, end: datetime
+) -> pl.DataFrame:
+    """Every daily member row of every member with a daily row in [start, end)."""
+    daily = warehouse.copy_out(
+        conn,
+        sql_script(__file__, "select_member_daily_rows.sql", columns=warehouse.member_columns("a")),
+        {"grain": DAILY.name, "start": start, "end": end},
+        warehouse.MEMBER_DAILY_SCHEMA,
+    )
+    return daily.with_columns(warehouse.ms_to_datetime(*MEMBER_INSTANTS))
