@@ -11,7 +11,7 @@ import psycopg
 from api_testkit import GUILD
 from fastapi.testclient import TestClient
 
-from stats_api.periods import iso_z
+from stats_platform.domain.instants import iso_z
 
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

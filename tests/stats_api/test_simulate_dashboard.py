@@ -16,7 +16,7 @@ import httpx
 import psycopg
 from api_testkit import Api
 
-from stats_api.periods import iso_z
+from stats_platform.domain.instants import iso_z
 from stats_platform.tools.simulate import SimulationConfig, Tally, run_simulation
 from tests.stats_platform.platform_testkit import (
     DAILY_ASSETS,

@@ -25,8 +25,8 @@ def dashboard(stats: StatsDep, query: Annotated[PeriodQuery, Query()]) -> Respon
 
 
 def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
-    window, previous = snap.window(query)
-    current = snap.activity([(window.start, window.end)])
+    asked, previous = snap.time_range(query)
+    current = snap.activity([(asked.start, asked.end)])
     totals = figures.period_totals(current.totals.row(0, named=True))
     before, as_of = None, current.data_as_of
     if previous is not None:
@@ -35,7 +35,7 @@ def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
         as_of = latest(as_of, earlier.data_as_of)
     return Dashboard.model_validate(
         {
-            **meta(window, as_of, current.resolution),
+            **meta(asked, as_of, current.resolution),
             **totals,
             **figures.changes(totals, before),
             "topMembers": figures.top_members(current.members),
