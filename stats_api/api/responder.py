@@ -89,7 +89,7 @@ class Snapshot:
 
     def newest_voice_arrival(self) -> datetime | None:
         """The guild's newest voice arrival in this snapshot."""
-        return _scalar(self.conn, NEWEST_VOICE_ARRIVAL_SQL, (self.guild_id, DAILY.name))  # type: ignore[no-any-return]
+        return _scalar(self.conn, NEWEST_VOICE_ARRIVAL_SQL, (self.guild_id, DAILY.name))
 
     def time_range(self, query: PeriodQuery) -> tuple[TimeRange, TimeRange | None]:
         """The time range the query asks for, and the previous one (None for `all`)."""
@@ -116,10 +116,6 @@ def as_of_z(at: datetime | None) -> str | None:
         return None
     ms = ((at - EPOCH) // timedelta(microseconds=1) + 500) // 1000
     return iso_z_ms(ms)
-
-
-def latest(*instants: datetime | None) -> datetime | None:
-    return max((t for t in instants if t is not None), default=None)
 
 
 class StatsResponder:

@@ -14,7 +14,7 @@ import polars as pl
 import psycopg
 
 from stats_api.engine import plan
-from stats_api.engine.computed import ComputedWindow, exact_windows, read_computed
+from stats_api.engine.computed import ComputedWindow, exact_windows, newest, read_computed
 from stats_api.engine.frames import BUCKET_AS_GUILD, COUNT_COLUMNS, GUILD_AS_BUCKET
 from stats_api.engine.plan import BucketPlan, Span
 from stats_api.engine.raw_tail import compute_raw
@@ -45,20 +45,20 @@ def activity(
     cap: timedelta,
     raw_horizon: datetime,
 ) -> Activity:
+    """Activity of each bucket [start, end), counted up to now (a bucket starting later is empty)."""
     clamped = [(start, min(end, now)) if start < now else (start, start) for start, end in buckets]
-    plans, newest = plan_buckets(
+    plans, newest_rollup = plan_buckets(
         conn, guild_id=guild_id, buckets=clamped, cap=cap, raw_horizon=raw_horizon
     )
     rollup_members, rollup_totals = read_rollups(conn, guild_id, plans)
     raw = compute_raw(conn, guild_id, plans, now=now, cap=cap)
     members = combine(pl.concat([rollup_members, raw.members], how="vertical_relaxed"))
     counts = pl.concat([rollup_totals, raw.totals], how="vertical_relaxed")
-    as_of = max((t for t in (newest, raw.newest_arrival) if t is not None), default=None)
     return Activity(
         bucket_totals(len(buckets), counts, members),
         members,
         plan.coarsest(p.resolution for p in plans),
-        as_of,
+        newest([newest_rollup, raw.newest_arrival]),
     )
 
 
@@ -85,7 +85,7 @@ def plan_buckets(
         plans = _plan_with(buckets, computed, cap, raw_horizon)
     by_window = {c.window: c for c in computed}
     arrivals = [by_window[w].last_received_at for p in plans for w in p.windows]
-    return plans, max((a for a in arrivals if a is not None), default=None)
+    return plans, newest(arrivals)
 
 
 def _plan_with(

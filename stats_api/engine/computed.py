@@ -61,6 +61,11 @@ def read_computed(
     return [ComputedWindow(RollupWindow(name, start), *rest) for name, start, *rest in rows]
 
 
+def newest(arrivals: Iterable[datetime | None]) -> datetime | None:
+    """The newest of some arrival times; None when none is known."""
+    return max((a for a in arrivals if a is not None), default=None)
+
+
 def exact_windows(computed: Iterable[ComputedWindow], cap: timedelta) -> set[RollupWindow]:
     """The computed windows whose rows are still exact for the guild."""
     computed = list(computed)

@@ -9,7 +9,7 @@ import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
-from stats_api.ingest.validate import EventRow
+from stats_api.ingest.validate import DAY_MS, EventRow
 from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import GRAINS
 from stats_platform.domain.instants import EPOCH, from_epoch_ms
@@ -32,7 +32,6 @@ COPY_STAGING_SQL = (
     " user_id, channel_id, message_id, role_id, shard_id, data) FROM STDIN (FORMAT BINARY)"
 )
 STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
-_DAY_MS = 86_400_000
 
 # Called after a commit with the batch's new VOICE_STATE_UPDATE rows [guild, user, channel, ts_ms]
 # in (ts, seq) order and their arrival time in epoch µs (stats_api.live.presence.LivePresence.apply).
@@ -52,7 +51,7 @@ class EventStore:
         """Inserts the rows not stored yet; returns how many were new."""
         if not rows:
             return 0
-        days = {row.ts_ms // _DAY_MS for row in rows}
+        days = {row.ts_ms // DAY_MS for row in rows}
         try:
             return self._store_once(rows, days)
         except errors.CheckViolation as exc:

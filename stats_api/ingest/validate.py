@@ -42,7 +42,7 @@ FIELDS = (
 _UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 # jsonb cannot store U+0000; an escaped backslash before "u0000" is text, not a NUL.
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-_DAY_MS = 86_400_000
+DAY_MS = 86_400_000
 
 TIMESTAMP_FORMAT = (
     "timestamp must be epoch milliseconds (an integer) or an ISO-8601 string with an offset"
@@ -78,7 +78,7 @@ class Limits:
     @classmethod
     def at(cls, now_ms: int, settings: Settings) -> Limits:
         return cls(
-            min_ms=now_ms - settings.raw_retention_days * _DAY_MS,
+            min_ms=now_ms - settings.raw_retention_days * DAY_MS,
             max_ms=now_ms + settings.future_tolerance_seconds * 1000,
             retention_days=settings.raw_retention_days,
             future_seconds=settings.future_tolerance_seconds,

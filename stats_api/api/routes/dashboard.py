@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from stats_api import figures
 from stats_api.api.params import PeriodQuery
-from stats_api.api.responder import ERRORS, Snapshot, StatsDep, latest, meta
+from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
+from stats_api.engine.computed import newest
 from stats_api.schemas import Dashboard
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
@@ -32,7 +33,7 @@ def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
     if previous is not None:
         earlier = snap.activity([(previous.start, previous.end)])
         before = figures.period_totals(earlier.totals.row(0, named=True))
-        as_of = latest(as_of, earlier.data_as_of)
+        as_of = newest([as_of, earlier.data_as_of])
     return Dashboard.model_validate(
         {
             **meta(asked, as_of, current.resolution),

@@ -11,13 +11,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from stats_api import figures
 from stats_api.api.params import MemberListQuery, PeriodQuery
 from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
-from stats_api.schemas import MemberDetail, MemberList
+from stats_api.schemas import SNOWFLAKE_PATTERN, MemberDetail, MemberList
 from stats_platform.domain.snowflakes import normalize_snowflake
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats/members", tags=["stats"])
 UserIdPath = Annotated[
     str,
-    Path(alias="userId", pattern=r"^[0-9]{1,20}$", description="a snowflake", examples=["42"]),
+    Path(alias="userId", pattern=SNOWFLAKE_PATTERN, description="a snowflake", examples=["42"]),
 ]
 
 
