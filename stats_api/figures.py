@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import polars as pl
 
-from stats_api.periods import iso_z
+from stats_platform.domain.instants import iso_z
 from stats_platform.transforms.common import snowflake_order
 
 MS_PER_MINUTE = 60_000
@@ -142,12 +142,13 @@ def member_row(r: dict[str, Any], guild_id: str) -> dict[str, Any]:
         "totalVoiceMinutes": minutes(r["total_voice_ms"]),
         "totalReactionsGiven": r["total_reactions_given"],
         "totalReactionsReceived": r["total_reactions_received"],
-        "lastMessageAt": _iso(r["last_message_at"]),
-        "lastVoiceAt": _iso(r["last_voice_at"]),
-        "lastSeen": _iso(r["last_seen"]),
-        "joinedAt": _iso(r["joined_at"]),
+        "lastMessageAt": iso_or_null(r["last_message_at"]),
+        "lastVoiceAt": iso_or_null(r["last_voice_at"]),
+        "lastSeen": iso_or_null(r["last_seen"]),
+        "joinedAt": iso_or_null(r["joined_at"]),
     }
 
 
-def _iso(at: datetime | None) -> str | None:
+def iso_or_null(at: datetime | None) -> str | None:
+    """An instant as the answers print it, or null."""
     return iso_z(at) if at is not None else None

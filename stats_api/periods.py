@@ -1,6 +1,6 @@
-"""Named periods, custom windows, previous periods and activity buckets (SPEC §3).
+"""Named periods, custom ranges, previous periods and activity buckets (SPEC §3).
 
-`tz` moves day and week boundaries, never instants: every window here is a pair of UTC
+`tz` moves day and week boundaries, never instants: every time range here is a pair of UTC
 instants, computed from local dates in the guild's zone.
 """
 
@@ -17,7 +17,7 @@ MAX_BUCKETS = 2000
 
 
 class PeriodError(ValueError):
-    """A parameter that does not make a window; `param` names it for the 422."""
+    """A parameter that does not make a time range; `param` names it for the 422."""
 
     def __init__(self, param: str, message: str) -> None:
         super().__init__(message)
@@ -25,7 +25,9 @@ class PeriodError(ValueError):
 
 
 @dataclass(frozen=True)
-class Window:
+class TimeRange:
+    """An asked period: [start, end) in UTC."""
+
     start: datetime
     end: datetime
 
@@ -33,8 +35,8 @@ class Window:
     def length(self) -> timedelta:
         return self.end - self.start
 
-    def previous(self) -> Window:
-        return Window(self.start - self.length, self.start)
+    def previous(self) -> TimeRange:
+        return TimeRange(self.start - self.length, self.start)
 
 
 def resolve(
@@ -45,24 +47,24 @@ def resolve(
     zone: ZoneInfo,
     now: datetime,
     first_data: datetime | None,
-) -> tuple[Window, Window | None]:
-    """The asked window and the one before it (None for `all`, which has no previous period)."""
+) -> tuple[TimeRange, TimeRange | None]:
+    """The asked time range and the one before it (None for `all`, which has no previous period)."""
     if start is not None or end is not None:
         custom = _custom(start, end, now)
         return custom, custom.previous()
     if period == "today":
         local_midnight = datetime.combine(now.astimezone(zone).date(), time(0), tzinfo=zone)
-        window = Window(local_midnight.astimezone(UTC), now)
+        asked = TimeRange(local_midnight.astimezone(UTC), now)
     elif period == "week":
-        window = Window(now - timedelta(days=7), now)
+        asked = TimeRange(now - timedelta(days=7), now)
     elif period == "month":
-        window = Window(now - timedelta(days=30), now)
+        asked = TimeRange(now - timedelta(days=30), now)
     else:
-        return Window(min(first_data or now, now), now), None
-    return window, window.previous()
+        return TimeRange(min(first_data or now, now), now), None
+    return asked, asked.previous()
 
 
-def _custom(start: datetime | None, end: datetime | None, now: datetime) -> Window:
+def _custom(start: datetime | None, end: datetime | None, now: datetime) -> TimeRange:
     if start is None:
         raise PeriodError("from", "from is required when to is given")
     if start.tzinfo is None:
@@ -72,7 +74,7 @@ def _custom(start: datetime | None, end: datetime | None, now: datetime) -> Wind
     end = min(end or now, now)
     if start >= end:
         raise PeriodError("to", "to must be later than from (and from earlier than now)")
-    return Window(start.astimezone(UTC), end.astimezone(UTC))
+    return TimeRange(start.astimezone(UTC), end.astimezone(UTC))
 
 
 def zone_of(name: str) -> ZoneInfo:
@@ -83,35 +85,35 @@ def zone_of(name: str) -> ZoneInfo:
 
 
 def buckets(
-    window: Window, granularity: Granularity, zone: ZoneInfo
+    asked: TimeRange, granularity: Granularity, zone: ZoneInfo
 ) -> list[tuple[datetime, datetime]]:
     """(label, end) per bucket: labels aligned in `zone` (weeks start on Monday).
 
-    The first bucket may start before the window; it counts only from window.start, so the
+    The first bucket may start before the range; it counts only from asked.start, so the
     buckets add up to the period's totals.
     """
-    starts = _aligned_starts(window, granularity, zone)
+    starts = _aligned_starts(asked, granularity, zone)
     if len(starts) > MAX_BUCKETS:
         raise PeriodError(
             "granularity",
             f"{granularity} gives {len(starts)} buckets for this period; at most {MAX_BUCKETS}",
         )
-    ends = [*starts[1:], window.end]
-    return [(s, min(e, window.end)) for s, e in zip(starts, ends, strict=True)]
+    ends = [*starts[1:], asked.end]
+    return [(s, min(e, asked.end)) for s, e in zip(starts, ends, strict=True)]
 
 
-def _aligned_starts(window: Window, granularity: Granularity, zone: ZoneInfo) -> list[datetime]:
-    local_start = window.start.astimezone(zone)
+def _aligned_starts(asked: TimeRange, granularity: Granularity, zone: ZoneInfo) -> list[datetime]:
+    local_start = asked.start.astimezone(zone)
     if granularity == "hour":
         first = local_start.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
-        count = -(-(window.end - first) // timedelta(hours=1))
+        count = -(-(asked.end - first) // timedelta(hours=1))
         return [first + timedelta(hours=i) for i in range(count)]
     day = local_start.date()
     if granularity == "week":
         day -= timedelta(days=day.weekday())
     step = 7 if granularity == "week" else 1
     starts = []
-    while (at := _midnight(day, zone)) < window.end:
+    while (at := _midnight(day, zone)) < asked.end:
         starts.append(at)
         day += timedelta(days=step)
     return starts
@@ -119,8 +121,3 @@ def _aligned_starts(window: Window, granularity: Granularity, zone: ZoneInfo) ->
 
 def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
-def iso_z(at: datetime) -> str:
-    """UTC ISO-8601 with a Z, to the millisecond."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

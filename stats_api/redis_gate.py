@@ -39,6 +39,13 @@ class RedisGate:
         """call(client), or None when Redis is unavailable (then a warning, once per outage)."""
         if time.monotonic() < self._skip_until:
             return None
+        return self._call(call)
+
+    def ping(self) -> bool:
+        """Asks Redis now, ignoring the pause: readiness must report the current state."""
+        return self._call(lambda client: client.ping()) is not None
+
+    def _call(self, call: Callable[[redis.Redis], T]) -> T | None:
         try:
             result = call(self.client)
         except redis.RedisError as exc:
@@ -46,16 +53,6 @@ class RedisGate:
             return None
         self._mark_up()
         return result
-
-    def ping(self) -> bool:
-        """Asks Redis now, ignoring the pause: readiness must report the current state."""
-        try:
-            self.client.ping()
-        except redis.RedisError as exc:
-            self._mark_down(exc)
-            return False
-        self._mark_up()
-        return True
 
     def close(self) -> None:
         self.client.close()

@@ -7,18 +7,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from stats_api.figures import Category
+from stats_api.ingest.validate import MAX_ID_CHARS
+from stats_api.periods import Granularity
+from stats_platform.domain.snowflakes import SNOWFLAKE
+
+SNOWFLAKE_PATTERN = f"^{SNOWFLAKE.pattern}$"
+
 
 class EventIn(BaseModel):
     """One event as the bot sends it. Documentation only: the endpoint checks events with
     plain code (stats_api.ingest.validate), because it is the hot path."""
 
-    id: str | None = Field(default=None, max_length=64, description="idempotency key")
+    id: str | None = Field(default=None, max_length=MAX_ID_CHARS, description="idempotency key")
     type: str = Field(description="a known event type or any UPPER_SNAKE name")
-    guildId: str = Field(pattern=r"^[0-9]{1,20}$")
-    userId: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
-    channelId: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
-    messageId: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
-    roleId: str | None = Field(default=None, pattern=r"^[0-9]{1,20}$")
+    guildId: str = Field(pattern=SNOWFLAKE_PATTERN)
+    userId: str | None = Field(default=None, pattern=SNOWFLAKE_PATTERN)
+    channelId: str | None = Field(default=None, pattern=SNOWFLAKE_PATTERN)
+    messageId: str | None = Field(default=None, pattern=SNOWFLAKE_PATTERN)
+    roleId: str | None = Field(default=None, pattern=SNOWFLAKE_PATTERN)
     shardId: int | None = Field(default=None, ge=0)
     timestamp: int | str = Field(description="epoch milliseconds, or ISO-8601 with an offset")
     data: dict[str, Any] | None = Field(
@@ -56,6 +63,8 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+# Written out for the OpenAPI schema and mypy; tests/stats_api/test_schema_domain.py checks that
+# it stays stats_platform.domain.grains.RESOLUTIONS.
 Resolution = Literal["exact", "5min", "hour", "day"]
 INSTANT = "2024-05-06T00:00:00.000Z"
 USER_ID = "80351110224678912"
@@ -171,7 +180,7 @@ class LeaderboardEntry(CamelModel):
 
 
 class Leaderboard(AnswerMeta):
-    category: Literal["messages", "voice", "reactions", "overall"] = Field(examples=["overall"])
+    category: Category = Field(examples=["overall"])
     entries: list[LeaderboardEntry] = Field(
         description="members with a positive score, higher first, ties by userId ascending"
     )
@@ -191,7 +200,7 @@ class DataPoint(CamelModel):
 
 
 class ActivitySeries(AnswerMeta):
-    granularity: Literal["hour", "day", "week"] = Field(examples=["day"])
+    granularity: Granularity = Field(examples=["day"])
     data_points: list[DataPoint] = Field(
         description="one per bucket, no gaps; empty buckets are zeros"
     )

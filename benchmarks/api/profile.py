@@ -1,8 +1,9 @@
 """Where a cold stats answer's time goes: the route's own code run in process, phase by phase.
 
-The answer is computed as the route computes it (StatsAnswerer.snapshot, the route's compute
+The answer is computed as the route computes it (StatsResponder.snapshot, the route's compute
 function, model_dump_json), without HTTP, with the answer cache off. The steps of
-`stats_api.engine.reads` and `stats_platform.storage.warehouse` are wrapped with timers that nest, so each
+`stats_api.engine` and `stats_platform.storage.warehouse` are wrapped where they are looked up, with
+timers that nest, so each
 phase shows its own time without its timed children (a COPY under the rollup read is listed
 under it). A cProfile of one more run goes to benchmarks/out/.
 """
@@ -17,24 +18,27 @@ from typing import Any
 from benchmarks.api.load import ENDPOINTS, Cell, Endpoint, Guild
 from benchmarks.harness import OUT_DIR
 from benchmarks.profiling import PhaseClock, cprofile_to
-from stats_api.api import responder as answering
+from stats_api.api import responder
 from stats_api.api.params import ActivityQuery, LeaderboardQuery, MemberListQuery, PeriodQuery
 from stats_api.api.routes import activity, dashboard, leaderboard, members
-from stats_api.engine import reads as repository
+from stats_api.engine import activity as engine_activity
+from stats_api.engine import lifetime
 from stats_api.redis_gate import RedisGate
 from stats_platform.settings import Settings
 from stats_platform.storage import warehouse
 
 PHASES: list[tuple[Any, str, str]] = [
-    (answering, "_scalar", "snapshot: newest arrival, guild known"),
-    (repository, "activity", "activity"),
-    (repository, "lifetime_members", "lifetime members"),
-    (repository, "_plan", "coverage plan"),
-    (repository, "_computed", "coverage query"),
-    (repository, "_read_rollups", "rollup rows"),
-    (repository, "_compute_raw", "raw spans (Polars transforms)"),
-    (repository, "_combine", "combine members (Polars)"),
-    (repository, "_totals", "bucket totals (Polars)"),
+    (responder, "_scalar", "snapshot: newest arrival, guild known"),
+    (responder, "activity", "activity"),
+    (lifetime, "activity", "activity"),
+    (responder, "lifetime_members", "lifetime members"),
+    (engine_activity, "plan_buckets", "coverage plan"),
+    (engine_activity, "read_computed", "coverage query"),
+    (lifetime, "read_computed", "coverage query"),
+    (engine_activity, "read_rollups", "rollup rows"),
+    (engine_activity, "compute_raw", "raw spans (Polars transforms)"),
+    (engine_activity, "combine", "combine members (Polars)"),
+    (engine_activity, "bucket_totals", "bucket totals (Polars)"),
     (warehouse, "load_voice_sessions", "voice sessions"),
     (warehouse, "copy_out", "COPY out + CSV parse"),
 ]
@@ -47,7 +51,7 @@ ROUTES: dict[str, tuple[Callable[..., Any], type]] = {
 
 
 def answer_once(
-    answerer: answering.StatsAnswerer, guild: Guild, endpoint: Endpoint
+    answerer: responder.StatsResponder, guild: Guild, endpoint: Endpoint
 ) -> dict[str, float]:
     """One cold answer; seconds of the route's compute (own code) and of JSON encoding."""
     kind = "member" if endpoint.path == "members/{user}" else endpoint.path
@@ -75,7 +79,7 @@ def profile(
     settings = Settings(database_url=url, redis_url=redis_url, cache_ttl_seconds=0)
     redis = RedisGate.from_url(redis_url)
     with psycopg.connect(url, autocommit=True) as conn:
-        answerer = answering.StatsAnswerer(guild.guild_id, conn, redis, settings)
+        answerer = responder.StatsResponder(guild.guild_id, conn, redis, settings)
         answer_once(answerer, guild, endpoint)
         clock = PhaseClock()
         per_run: list[dict[str, float]] = []
@@ -145,7 +149,7 @@ def clustered(url: str, guild: Guild, redis_url: str, *, runs: int = 5) -> dict[
 
 
 def warm_in_process(url: str, guild: Guild, redis_url: str, *, runs: int = 300) -> dict:
-    """A cache hit of `dashboard week` as StatsAnswerer.respond serves it, without HTTP: the
+    """A cache hit of `dashboard week` as StatsResponder.respond serves it, without HTTP: the
     share of a warm answer that is the answer's own (snapshot, newest arrival, Redis GET)."""
     import psycopg
 
@@ -156,7 +160,7 @@ def warm_in_process(url: str, guild: Guild, redis_url: str, *, runs: int = 300) 
     redis = RedisGate.from_url(redis_url)
     seconds = []
     with psycopg.connect(url, autocommit=True) as conn:
-        answerer = answering.StatsAnswerer(guild.guild_id, conn, redis, settings)
+        answerer = responder.StatsResponder(guild.guild_id, conn, redis, settings)
         for _ in range(runs):
             started = time.perf_counter()
             answered = answerer.respond(

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from benchmarks.aggregate import sql_baseline
 from stats_api import figures, periods
+from stats_platform.domain.instants import iso_z
 from stats_platform.storage.scripts import script
 
 CAP = timedelta(hours=24)
@@ -56,7 +57,7 @@ def _params(guild: str, start: datetime, end: datetime, **more: Any) -> dict[str
 
 
 def _z(at: datetime | None) -> str | None:
-    return None if at is None else periods.iso_z(at)
+    return None if at is None else iso_z(at)
 
 
 def _totals(conn: psycopg.Connection, guild: str, start: datetime, end: datetime) -> tuple:
@@ -142,7 +143,7 @@ def member(conn: psycopg.Connection, guild: str, user: str, start: datetime, end
 def activity(
     conn: psycopg.Connection, guild: str, start: datetime, end: datetime, granularity: str
 ) -> dict:
-    window = periods.Window(start, end)
+    window = periods.TimeRange(start, end)
     labels = [label for label, _ in periods.buckets(window, granularity, UTC)]  # type: ignore[arg-type]
     step = {"hour": timedelta(hours=1), "day": timedelta(days=1)}[granularity]
     rows = conn.execute(

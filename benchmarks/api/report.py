@@ -168,7 +168,7 @@ def notes(report: dict[str, Any]) -> list[str]:
         "one worker: the sync routes run in its thread pool, 10 pooled connections) and "
         "PostgreSQL share 2 cores: at concurrency 16 requests mostly wait for CPU, so p50 is "
         "about 16 × the single-request time over the parallelism actually achieved.",
-        f"A warm hit in process (StatsAnswerer.respond, {warm['guild']} guild's dashboard week, "
+        f"A warm hit in process (StatsResponder.respond, {warm['guild']} guild's dashboard week, "
         f"cache {warm['cache']}) takes p50 {warm['p50_ms']:.2f} ms, p95 {warm['p95_ms']:.2f} ms: "
         "the rest of a warm request over HTTP is uvicorn, FastAPI's dependency and thread-pool "
         "hops, and the client on the same busy cores.",

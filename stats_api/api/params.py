@@ -1,7 +1,7 @@
 """Query parameters of the stats routes, as models so /docs describes each one.
 
 Validation errors name the parameter (`loc: ["query", "<name>"]`); rules that involve two
-parameters raise `periods.PeriodError` when the window is resolved, answered with the same shape.
+parameters raise `periods.PeriodError` when the time range is resolved, answered with the same shape.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ class PeriodQuery(CamelModel):
 
     def resolve(
         self, *, now: datetime, first_data: datetime | None
-    ) -> tuple[periods.Window, periods.Window | None]:
-        """The window asked for and the previous one (None for `all`)."""
+    ) -> tuple[periods.TimeRange, periods.TimeRange | None]:
+        """The time range asked for and the previous one (None for `all`)."""
         custom = self.start is not None or self.end is not None
         if custom and self.period is not None:
             raise periods.PeriodError("period", "give either period or from/to, not both")

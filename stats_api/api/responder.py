@@ -20,15 +20,22 @@ from pydantic import BaseModel
 from stats_api.answer_cache import AnswerCache, cache_key
 from stats_api.api.deps import ConnDep, ReadGuildDep, RedisDep, SettingsDep
 from stats_api.api.params import PeriodQuery
-from stats_api.engine import reads as repository
+from stats_api.engine.activity import Activity, activity
+from stats_api.engine.lifetime import lifetime_members
 from stats_api.live.presence import LivePresence
-from stats_api.periods import Window, iso_z
+from stats_api.periods import TimeRange
 from stats_api.redis_gate import RedisGate
+from stats_platform.domain.grains import DAILY
+from stats_platform.domain.instants import EPOCH, iso_z, iso_z_ms
 from stats_platform.settings import Settings, raw_retention_horizon
 
+# Ingestion records each arrival in its window of every grain: the daily rows alone give the newest.
 NEWEST_ARRIVAL_SQL = (
-    "SELECT max(last_received_at) FROM window_arrivals"
-    " WHERE guild_id = %s AND period_type = 'daily'"
+    "SELECT max(last_received_at) FROM window_arrivals WHERE guild_id = %s AND period_type = %s"
+)
+NEWEST_VOICE_ARRIVAL_SQL = (
+    "SELECT max(last_voice_received_at) FROM window_arrivals"
+    " WHERE guild_id = %s AND period_type = %s"
 )
 GUILD_KNOWN_SQL = """
 SELECT EXISTS (SELECT 1 FROM events WHERE guild_id = %(g)s)
@@ -41,7 +48,6 @@ SELECT least((SELECT min(ts) FROM events WHERE guild_id = %(g)s),
              (SELECT min(period_start) FROM metrics_snapshots
               WHERE guild_id = %(g)s AND period_start < %(horizon)s))
 """
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no key, or a bad or revoked one"},
     403: {"description": "the key is not a read key"},
@@ -62,8 +68,8 @@ class Snapshot:
     raw_horizon: datetime
     newest: datetime | None
 
-    def activity(self, buckets: list[tuple[datetime, datetime]]) -> repository.Activity:
-        return repository.activity(
+    def activity(self, buckets: list[tuple[datetime, datetime]]) -> Activity:
+        return activity(
             self.conn,
             guild_id=self.guild_id,
             buckets=buckets,
@@ -73,7 +79,7 @@ class Snapshot:
         )
 
     def lifetime(self) -> pl.DataFrame:
-        return repository.lifetime_members(
+        return lifetime_members(
             self.conn,
             guild_id=self.guild_id,
             now=self.now,
@@ -81,7 +87,12 @@ class Snapshot:
             raw_horizon=self.raw_horizon,
         )
 
-    def window(self, query: PeriodQuery) -> tuple[Window, Window | None]:
+    def newest_voice_arrival(self) -> datetime | None:
+        """The guild's newest voice arrival in this snapshot."""
+        return _scalar(self.conn, NEWEST_VOICE_ARRIVAL_SQL, (self.guild_id, DAILY.name))
+
+    def time_range(self, query: PeriodQuery) -> tuple[TimeRange, TimeRange | None]:
+        """The time range the query asks for, and the previous one (None for `all`)."""
         first = None
         if query.wants_first_data:
             params = {"g": self.guild_id, "horizon": self.raw_horizon}
@@ -89,10 +100,10 @@ class Snapshot:
         return query.resolve(now=self.now, first_data=first)
 
 
-def meta(window: Window, data_as_of: datetime | None, resolution: str) -> dict[str, Any]:
+def meta(asked: TimeRange, data_as_of: datetime | None, resolution: str) -> dict[str, Any]:
     return {
-        "periodStart": iso_z(window.start),
-        "periodEnd": iso_z(window.end),
+        "periodStart": iso_z(asked.start),
+        "periodEnd": iso_z(asked.end),
         "dataAsOf": as_of_z(data_as_of),
         "resolution": resolution,
     }
@@ -103,15 +114,13 @@ def as_of_z(at: datetime | None) -> str | None:
     (`::bigint` of epoch ms), so answers from rollups and from raw events name the same instant."""
     if at is None:
         return None
-    ms = ((at - _EPOCH) // timedelta(microseconds=1) + 500) // 1000
-    return iso_z(_EPOCH + timedelta(milliseconds=ms))
+    ms = ((at - EPOCH) // timedelta(microseconds=1) + 500) // 1000
+    return iso_z_ms(ms)
 
 
-def latest(*instants: datetime | None) -> datetime | None:
-    return max((t for t in instants if t is not None), default=None)
+class StatsResponder:
+    """Answers one stats request of a guild: its snapshot, its cache entry, its JSON."""
 
-
-class StatsAnswerer:
     def __init__(
         self, guild_id: str, conn: psycopg.Connection, redis: RedisGate, settings: Settings
     ) -> None:
@@ -126,7 +135,7 @@ class StatsAnswerer:
         conn, guild = self._conn, self.guild_id
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild,))
+            newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
             if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
                 raise HTTPException(404, f"guild {guild} not found")
             now = _now()
@@ -153,17 +162,17 @@ class StatsAnswerer:
         return _json(body, "miss" if self._cache.enabled else "off")
 
 
-def get_answerer(
+def get_responder(
     guild_id: ReadGuildDep, conn: ConnDep, redis: RedisDep, settings: SettingsDep
-) -> StatsAnswerer:
-    return StatsAnswerer(guild_id, conn, redis, settings)
+) -> StatsResponder:
+    return StatsResponder(guild_id, conn, redis, settings)
 
 
 def get_live_presence(request: Request) -> LivePresence:
     return request.app.state.live_presence  # type: ignore[no-any-return]
 
 
-StatsDep = Annotated[StatsAnswerer, Depends(get_answerer)]
+StatsDep = Annotated[StatsResponder, Depends(get_responder)]
 LivePresenceDep = Annotated[LivePresence, Depends(get_live_presence)]
 
 

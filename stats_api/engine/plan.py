@@ -1,6 +1,6 @@
 """Which rollup windows and which raw-event ranges answer a set of buckets exactly.
 
-Pure planning, no I/O: the repository fetches what the plan names. Coarse windows are taken first
+Pure planning, no I/O: the engine fetches what the plan names. Coarse windows are taken first
 (days, then hours, then 5 minutes), each only when it is computed and not stale for the guild;
 whatever no usable window covers is read from the raw events. Before the raw-event retention
 horizon nothing can be read raw, so kept rows are used as they are and the bucket's resolution
@@ -9,27 +9,31 @@ says how coarse that made it (SPEC §3, exactness horizon).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from stats_platform.domain.grains import LENGTHS as GRAINS
+from stats_platform.domain.grains import COARSE_TO_FINE, GRAINS, RESOLUTIONS, Grain
 from stats_platform.domain.instants import ceil_to, floor_to
 
-COARSE_TO_FINE = ("daily", "hourly", "5min")
-RESOLUTION_OF = {"5min": "5min", "hourly": "hour", "daily": "day"}
+EXACT = RESOLUTIONS[0]
+"""The resolution of an answer that no kept-as-is rollup row made coarser."""
 
 Span = tuple[datetime, datetime]
+_LENGTHS = {g.name: g.length for g in GRAINS}
 
 
 @dataclass(frozen=True)
-class Window:
+class RollupWindow:
+    """One computed window of a grain: the rows of a (period_type, period_start)."""
+
     grain: str
+    """The grain's name, as `period_type` in the tables."""
     start: datetime
 
     @property
     def end(self) -> datetime:
-        return self.start + GRAINS[self.grain]
+        return self.start + _LENGTHS[self.grain]
 
 
 @dataclass
@@ -38,13 +42,17 @@ class BucketPlan:
 
     start: datetime
     end: datetime
-    windows: list[Window] = field(default_factory=list)
+    windows: list[RollupWindow] = field(default_factory=list)
     raw: list[Span] = field(default_factory=list)
-    resolution: str = "exact"
+    resolution: str = EXACT
 
 
 def plan(
-    buckets: Iterable[Span], *, usable: set[Window], kept: set[Window], raw_horizon: datetime
+    buckets: Iterable[Span],
+    *,
+    usable: set[RollupWindow],
+    kept: set[RollupWindow],
+    raw_horizon: datetime,
 ) -> list[BucketPlan]:
     """A plan per bucket; `usable` windows are exact for the guild, `kept` are all that have rows."""
     plans = []
@@ -65,28 +73,14 @@ def plan(
 
 
 def _cover(
-    start: datetime, end: datetime, usable: set[Window], grains: tuple[str, ...]
-) -> tuple[list[Window], list[Span]]:
+    start: datetime, end: datetime, usable: set[RollupWindow], grains: Sequence[Grain]
+) -> tuple[list[RollupWindow], list[Span]]:
     """Usable windows of the coarsest grain inside [start, end), then finer ones in the gaps."""
     if start >= end:
         return [], []
     if not grains:
         return [], [(start, end)]
-    every = GRAINS[grains[0]]
-    picked: list[Window] = []
-    gaps: list[Span] = []
-    cursor = start
-    at = ceil_to(start, every)
-    while at + every <= end:
-        window = Window(grains[0], at)
-        if window in usable:
-            if cursor < at:
-                gaps.append((cursor, at))
-            picked.append(window)
-            cursor = at + every
-        at += every
-    if cursor < end:
-        gaps.append((cursor, end))
+    picked, gaps = _usable_inside(start, end, usable, grains[0])
     raw: list[Span] = []
     for gap_start, gap_end in gaps:
         finer, rest = _cover(gap_start, gap_end, usable, grains[1:])
@@ -95,33 +89,51 @@ def _cover(
     return picked, raw
 
 
-def _snap_to_kept(bucket: BucketPlan, start: datetime, end: datetime, kept: set[Window]) -> None:
+def _usable_inside(
+    start: datetime, end: datetime, usable: set[RollupWindow], of: Grain
+) -> tuple[list[RollupWindow], list[Span]]:
+    """The usable windows of one grain that lie inside [start, end), and the gaps between them."""
+    every = of.length
+    picked: list[RollupWindow] = []
+    gaps: list[Span] = []
+    cursor = start
+    at = ceil_to(start, every)
+    while at + every <= end:
+        window = RollupWindow(of.name, at)
+        if window in usable:
+            if cursor < at:
+                gaps.append((cursor, at))
+            picked.append(window)
+            cursor = at + every
+        at += every
+    if cursor < end:
+        gaps.append((cursor, end))
+    return picked, gaps
+
+
+def _snap_to_kept(
+    bucket: BucketPlan, start: datetime, end: datetime, kept: set[RollupWindow]
+) -> None:
     """Past the raw horizon: the finest kept rows that start in the gap and end by its end."""
-    for grain in reversed(COARSE_TO_FINE):
-        every = GRAINS[grain]
+    for finest in GRAINS:
+        every = finest.length
         at = floor_to(start, every)
         windows = []
         while at + every <= end:
-            if Window(grain, at) in kept:
-                windows.append(Window(grain, at))
+            if RollupWindow(finest.name, at) in kept:
+                windows.append(RollupWindow(finest.name, at))
             at += every
         if windows:
             bucket.windows.extend(windows)
-            if bucket.resolution == "exact" or _coarser(grain, bucket.resolution):
-                bucket.resolution = RESOLUTION_OF[grain]
+            bucket.resolution = coarsest([bucket.resolution, finest.resolution])
             return
 
 
-def _coarser(grain: str, resolution: str) -> bool:
-    order = ["exact", "5min", "hour", "day"]
-    return order.index(RESOLUTION_OF[grain]) > order.index(resolution)
-
-
 def coarsest(resolutions: Iterable[str]) -> str:
-    order = ["exact", "5min", "hour", "day"]
-    return max(resolutions, key=order.index, default="exact")
+    """The coarsest of some answer resolutions (`exact` when there are none)."""
+    return max(resolutions, key=RESOLUTIONS.index, default=EXACT)
 
 
-def voice_stale(window: Window, late_voice: list[Span], cap: timedelta) -> bool:
+def voice_stale(window: RollupWindow, late_voice: list[Span], cap: timedelta) -> bool:
     """A voice event that arrived late at [t, t + grain) can change voice time until t + grain + cap."""
     return any(t_start < window.end and t_end + cap > window.start for t_start, t_end in late_voice)

@@ -3,6 +3,8 @@
 -- pipeline learns a computed window has late events. Duplicates touch no window.
 -- Answers the count of new rows, their voice changes in replay order (ts, seq) for the live
 -- voice hash, and the arrival time (epoch µs) they were recorded with.
+-- Parameters: the grains' names and lengths (stats_platform.domain.grains), the epoch their
+-- windows are aligned to, and the voice event type.
 WITH staged AS MATERIALIZED (
     -- seq is arrival order (voice replay breaks timestamp ties with it), so it is drawn in the
     -- order the events came in, before the rows are re-sorted for locking below.
@@ -25,12 +27,11 @@ inserted AS (
 ),
 windows AS (
     SELECT inserted.guild_id, w.period_type, w.period_start,
-           bool_or(inserted.type = 'VOICE_STATE_UPDATE') AS voice
+           bool_or(inserted.type = %(voice_type)s) AS voice
     FROM inserted
-    CROSS JOIN LATERAL (VALUES
-        ('5min', date_bin('5 minutes', inserted.ts, timestamptz '1970-01-01 00:00:00+00')),
-        ('hourly', date_trunc('hour', inserted.ts, 'UTC')),
-        ('daily', date_trunc('day', inserted.ts, 'UTC'))
+    CROSS JOIN LATERAL (
+        SELECT g.name, date_bin(g.length, inserted.ts, %(epoch)s::timestamptz)
+        FROM unnest(%(grain_names)s::text[], %(grain_lengths)s::interval[]) AS g (name, length)
     ) AS w (period_type, period_start)
     GROUP BY inserted.guild_id, w.period_type, w.period_start
 ),
@@ -49,7 +50,7 @@ SELECT count(*),
        coalesce(
            json_agg(json_build_array(guild_id, user_id, channel_id,
                                      (extract(epoch FROM ts) * 1000)::bigint) ORDER BY ts, seq)
-               FILTER (WHERE type = 'VOICE_STATE_UPDATE' AND user_id IS NOT NULL),
+               FILTER (WHERE type = %(voice_type)s AND user_id IS NOT NULL),
            '[]'::json),
        (extract(epoch FROM now()) * 1000000)::bigint
 FROM inserted

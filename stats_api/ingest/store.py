@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import psycopg
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
-from stats_api.ingest.validate import EventRow
+from stats_api.ingest.validate import DAY_MS, EventRow
+from stats_platform.domain.events import EventType
+from stats_platform.domain.grains import GRAINS
+from stats_platform.domain.instants import EPOCH, from_epoch_ms
 from stats_platform.logs import get_logger
 from stats_platform.storage.scripts import script
 
@@ -17,13 +20,18 @@ log = get_logger("stats.ingest")
 
 CREATE_STAGING_SQL = script(__file__, "create_ingest_staging.sql")
 INSERT_EVENTS_SQL = script(__file__, "insert_events.sql")
+# The same values for every batch, so the statement stays one prepared statement per connection.
+INSERT_EVENTS_PARAMS = {
+    "grain_names": [g.name for g in GRAINS],
+    "grain_lengths": [g.length for g in GRAINS],
+    "epoch": EPOCH,
+    "voice_type": EventType.VOICE_STATE_UPDATE.value,
+}
 COPY_STAGING_SQL = (
     "COPY ingest_staging (ord, ts, guild_id, dedup_key, event_id, type,"
     " user_id, channel_id, message_id, role_id, shard_id, data) FROM STDIN (FORMAT BINARY)"
 )
 STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DAY_MS = 86_400_000
 
 # Called after a commit with the batch's new VOICE_STATE_UPDATE rows [guild, user, channel, ts_ms]
 # in (ts, seq) order and their arrival time in epoch µs (stats_api.live.presence.LivePresence.apply).
@@ -43,7 +51,7 @@ class EventStore:
         """Inserts the rows not stored yet; returns how many were new."""
         if not rows:
             return 0
-        days = {row.ts_ms // _DAY_MS for row in rows}
+        days = {row.ts_ms // DAY_MS for row in rows}
         try:
             return self._store_once(rows, days)
         except errors.CheckViolation as exc:
@@ -63,7 +71,9 @@ class EventStore:
                 _ensure_partitions(conn, min(missing), max(missing))
             conn.execute(CREATE_STAGING_SQL)
             _copy_rows(conn, rows)
-            inserted, voice, received_us = conn.execute(INSERT_EVENTS_SQL).fetchone() or (0, [], 0)
+            inserted, voice, received_us = conn.execute(
+                INSERT_EVENTS_SQL, INSERT_EVENTS_PARAMS
+            ).fetchone() or (0, [], 0)
         if missing:
             self._known_days.update(range(min(missing), max(missing) + 1))
         if voice and self._on_voice is not None:
@@ -85,7 +95,7 @@ def _copy_rows(conn: psycopg.Connection, rows: list[EventRow]) -> None:
             copy.write_row(
                 (
                     ord,
-                    _EPOCH + timedelta(milliseconds=row.ts_ms),
+                    from_epoch_ms(row.ts_ms),
                     row.guild_id,
                     row.dedup_key,
                     row.event_id,
@@ -101,4 +111,4 @@ def _copy_rows(conn: psycopg.Connection, rows: list[EventRow]) -> None:
 
 
 def _day(day_number: int) -> date:
-    return date(1970, 1, 1) + timedelta(days=day_number)
+    return EPOCH.date() + timedelta(days=day_number)

@@ -9,25 +9,19 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import orjson
 
-from stats_platform.domain.snowflakes import SNOWFLAKE
+from stats_platform.domain.events import EventType
+from stats_platform.domain.instants import epoch_ms_of
+from stats_platform.domain.snowflakes import normalize_snowflake
 from stats_platform.settings import Settings
 
-KNOWN_TYPES = frozenset(
-    {
-        "MESSAGE_CREATE",
-        "MESSAGE_DELETE",
-        "MESSAGE_REACTION_ADD",
-        "MESSAGE_REACTION_REMOVE",
-        "VOICE_STATE_UPDATE",
-        "GUILD_MEMBER_ADD",
-        "GUILD_MEMBER_REMOVE",
-    }
-)
+# The values as plain strs (domain.events.KNOWN_TYPES holds the members): a set lookup of an
+# exact str takes CPython's fast path.
+KNOWN_TYPES = frozenset(t.value for t in EventType)
 MAX_ID_CHARS = 64
 MAX_TYPE_CHARS = 64
 MAX_SHARD_ID = 2**31 - 1  # events.shard_id is an integer column
@@ -48,9 +42,7 @@ FIELDS = (
 _UPPER_SNAKE = re.compile(r"[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*")
 # jsonb cannot store U+0000; an escaped backslash before "u0000" is text, not a NUL.
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
-_DAY_MS = 86_400_000
+DAY_MS = 86_400_000
 
 TIMESTAMP_FORMAT = (
     "timestamp must be epoch milliseconds (an integer) or an ISO-8601 string with an offset"
@@ -86,7 +78,7 @@ class Limits:
     @classmethod
     def at(cls, now_ms: int, settings: Settings) -> Limits:
         return cls(
-            min_ms=now_ms - settings.raw_retention_days * _DAY_MS,
+            min_ms=now_ms - settings.raw_retention_days * DAY_MS,
             max_ms=now_ms + settings.future_tolerance_seconds * 1000,
             retention_days=settings.raw_retention_days,
             future_seconds=settings.future_tolerance_seconds,
@@ -189,17 +181,19 @@ def _event_type(value: Any) -> str | Invalid:
 def _guild_id(value: Any) -> str | Invalid:
     if value is None:
         return Invalid("guildId is required")
-    if type(value) is not str or SNOWFLAKE.fullmatch(value) is None:
+    normalized = normalize_snowflake(value)
+    if normalized is None:
         return Invalid("guildId must be a snowflake: a string of 1 to 20 digits")
-    return value if value[0] != "0" else value.lstrip("0") or "0"
+    return normalized
 
 
 def _optional_snowflake(value: Any, name: str) -> str | Invalid | None:
     if value is None:
         return None
-    if type(value) is not str or SNOWFLAKE.fullmatch(value) is None:
+    normalized = normalize_snowflake(value)
+    if normalized is None:
         return Invalid(f"{name} must be a snowflake (a string of 1 to 20 digits) or null")
-    return value if value[0] != "0" else value.lstrip("0") or "0"
+    return normalized
 
 
 def _shard_id(value: Any) -> int | Invalid | None:
@@ -240,8 +234,8 @@ def _iso_ms(value: str) -> int | Invalid:
         return Invalid(TIMESTAMP_FORMAT)
     if parsed.tzinfo is None:
         return Invalid("timestamp must include a UTC offset, e.g. Z or +02:00")
-    # Floor division truncates to the millisecond (every accepted instant is after 1970).
-    return (parsed - _EPOCH) // _ONE_MS
+    # Floored to the millisecond (every accepted instant is after 1970, so that truncates).
+    return epoch_ms_of(parsed)
 
 
 def _data(value: Any, max_bytes: int) -> bytes | Invalid | None:

@@ -23,23 +23,22 @@ import json
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import polars as pl
 import psycopg
 
 from stats_api.redis_gate import RedisGate
+from stats_platform.domain.events import EventType
+from stats_platform.domain.instants import EPOCH, epoch_ms_of, from_epoch_ms
 from stats_platform.storage import warehouse
 from stats_platform.storage.scripts import script
-from stats_platform.transforms.common import duration_ms, epoch_ms_of
+from stats_platform.transforms.common import duration_ms
 
 # A rebuild that takes longer than this is presumed dead; another read starts over.
 BUILD_SECONDS = 30
 # Rebuilt at least this often, and forgotten when a guild is no longer read.
 BUILT_SECONDS = 24 * 3600
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -50,7 +49,7 @@ class Entry:
 
     @property
     def since_at(self) -> datetime:
-        return _EPOCH + timedelta(milliseconds=self.since)
+        return from_epoch_ms(self.since)
 
 
 def live_key(guild_id: str) -> str:
@@ -99,9 +98,7 @@ class LivePresence:
 
         `newest_voice` is the guild's newest voice arrival in the caller's snapshot.
         """
-        asof_us = (
-            0 if newest_voice is None else (newest_voice - _EPOCH) // timedelta(microseconds=1)
-        )
+        asof_us = 0 if newest_voice is None else (newest_voice - EPOCH) // timedelta(microseconds=1)
         keys = [live_key(guild_id), marker_key(guild_id)]
         token = secrets.token_hex(8)
         began = self._redis.run(
@@ -145,7 +142,8 @@ class LivePresence:
         }
         entries = {}
         for user, ts in conn.execute(
-            script(__file__, "select_last_voice_events.sql"), (guild_id, now - self._cap, until)
+            script(__file__, "select_last_voice_events.sql"),
+            (guild_id, EventType.VOICE_STATE_UPDATE, now - self._cap, until),
         ).fetchall():
             channel, since = open_now.get(user, (None, ts))
             entries[user] = Entry(channel, since, ts) if channel else Entry(None, ts, ts)

@@ -10,7 +10,7 @@ import httpx
 import psycopg
 from fastapi.testclient import TestClient
 
-from stats_api.periods import iso_z
+from stats_platform.domain.instants import iso_z
 from tests.testkit.api import GUILD
 
 MIN = timedelta(minutes=1)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from stats_api import figures, periods
-from stats_api.engine.reads import LIFETIME_SCHEMA
+from stats_api.engine.lifetime import LIFETIME_SCHEMA
 
 
 def test_a_naive_to_is_a_period_error_naming_to() -> None:

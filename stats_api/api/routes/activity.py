@@ -11,6 +11,7 @@ from stats_api import figures, periods
 from stats_api.api.params import ActivityQuery
 from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
 from stats_api.schemas import ActivitySeries
+from stats_platform.domain.instants import iso_z
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
 
@@ -25,12 +26,12 @@ def activity(stats: StatsDep, query: Annotated[ActivityQuery, Query()]) -> Respo
 
 
 def _activity(snap: Snapshot, query: ActivityQuery) -> ActivitySeries:
-    window, _ = snap.window(query)
-    labelled = periods.buckets(window, query.granularity, periods.zone_of(query.tz))
-    found = snap.activity([(max(label, window.start), end) for label, end in labelled])
+    asked, _ = snap.time_range(query)
+    labelled = periods.buckets(asked, query.granularity, periods.zone_of(query.tz))
+    found = snap.activity([(max(label, asked.start), end) for label, end in labelled])
     return ActivitySeries.model_validate(
         {
-            **meta(window, found.data_as_of, found.resolution),
+            **meta(asked, found.data_as_of, found.resolution),
             "granularity": query.granularity,
             "dataPoints": [
                 _data_point(label, totals)
@@ -43,7 +44,7 @@ def _activity(snap: Snapshot, query: ActivityQuery) -> ActivitySeries:
 def _data_point(label: datetime, totals: dict[str, int]) -> dict[str, object]:
     counted = figures.period_totals(totals)
     return {
-        "timestamp": periods.iso_z(label),
+        "timestamp": iso_z(label),
         "totalMessages": counted["totalMessages"],
         "totalVoiceMinutes": counted["totalVoiceMinutes"],
         "totalReactions": counted["totalReactions"],

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Response
 
 from stats_api import figures
 from stats_api.api.params import PeriodQuery
-from stats_api.api.responder import ERRORS, Snapshot, StatsDep, latest, meta
+from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
+from stats_api.engine.computed import newest
 from stats_api.schemas import Dashboard
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
@@ -25,17 +26,17 @@ def dashboard(stats: StatsDep, query: Annotated[PeriodQuery, Query()]) -> Respon
 
 
 def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
-    window, previous = snap.window(query)
-    current = snap.activity([(window.start, window.end)])
+    asked, previous = snap.time_range(query)
+    current = snap.activity([(asked.start, asked.end)])
     totals = figures.period_totals(current.totals.row(0, named=True))
     before, as_of = None, current.data_as_of
     if previous is not None:
         earlier = snap.activity([(previous.start, previous.end)])
         before = figures.period_totals(earlier.totals.row(0, named=True))
-        as_of = latest(as_of, earlier.data_as_of)
+        as_of = newest([as_of, earlier.data_as_of])
     return Dashboard.model_validate(
         {
-            **meta(window, as_of, current.resolution),
+            **meta(asked, as_of, current.resolution),
             **totals,
             **figures.changes(totals, before),
             "topMembers": figures.top_members(current.members),

@@ -23,11 +23,11 @@ def leaderboard(stats: StatsDep, query: Annotated[LeaderboardQuery, Query()]) ->
 
 
 def _leaderboard(snap: Snapshot, query: LeaderboardQuery) -> Leaderboard:
-    window, _ = snap.window(query)
-    found = snap.activity([(window.start, window.end)])
+    asked, _ = snap.time_range(query)
+    found = snap.activity([(asked.start, asked.end)])
     return Leaderboard.model_validate(
         {
-            **meta(window, found.data_as_of, found.resolution),
+            **meta(asked, found.data_as_of, found.resolution),
             "category": query.category,
             "entries": figures.leaderboard(found.members, query.category, query.limit),
         }

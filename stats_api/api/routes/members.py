@@ -11,14 +11,13 @@ from fastapi import APIRouter, HTTPException, Path, Query, Response
 from stats_api import figures
 from stats_api.api.params import MemberListQuery, PeriodQuery
 from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
-from stats_api.periods import iso_z
-from stats_api.schemas import MemberDetail, MemberList
+from stats_api.schemas import SNOWFLAKE_PATTERN, MemberDetail, MemberList
 from stats_platform.domain.snowflakes import normalize_snowflake
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats/members", tags=["stats"])
 UserIdPath = Annotated[
     str,
-    Path(alias="userId", pattern=r"^[0-9]{1,20}$", description="a snowflake", examples=["42"]),
+    Path(alias="userId", pattern=SNOWFLAKE_PATTERN, description="a snowflake", examples=["42"]),
 ]
 
 
@@ -55,7 +54,7 @@ def _member_list(snap: Snapshot, query: MemberListQuery) -> MemberList:
         min_voice_minutes=query.min_voice_minutes,
         active_only=query.active_only,
     )
-    everything, _ = snap.window(PeriodQuery(period="all"))
+    everything, _ = snap.time_range(PeriodQuery(period="all"))
     return MemberList.model_validate(
         {
             **meta(everything, snap.newest, "exact"),
@@ -74,13 +73,13 @@ def _member(snap: Snapshot, user: str, query: PeriodQuery) -> MemberDetail:
     lifetime = snap.lifetime().filter(pl.col("user_id") == user)
     if lifetime.height == 0:
         raise HTTPException(404, f"member {user} not found in guild {snap.guild_id}")
-    window, _ = snap.window(query)
-    found = snap.activity([(window.start, window.end)])
+    asked, _ = snap.time_range(query)
+    found = snap.activity([(asked.start, asked.end)])
     mine = found.members.filter(pl.col("user_id") == user).to_dicts()
     return MemberDetail.model_validate(
         {
             # The lifetime row counts everything stored, so the guild's newest arrival.
-            **meta(window, snap.newest, found.resolution),
+            **meta(asked, snap.newest, found.resolution),
             **figures.member_row(lifetime.row(0, named=True), snap.guild_id),
             "activity": _period_activity(mine[0] if mine else None),
         }
@@ -98,11 +97,7 @@ def _period_activity(row: dict[str, Any] | None) -> dict[str, Any]:
         "totalVoiceMinutes": figures.minutes(row["voice_ms"]),
         "totalReactionsGiven": row["reactions_given"],
         "totalReactionsReceived": row["reactions_received"],
-        "lastMessageAt": _iso(row["last_message_at"]),
-        "lastVoiceAt": _iso(row["last_voice_at"]),
-        "lastSeen": _iso(row["last_seen"]),
+        "lastMessageAt": figures.iso_or_null(row["last_message_at"]),
+        "lastVoiceAt": figures.iso_or_null(row["last_voice_at"]),
+        "lastSeen": figures.iso_or_null(row["last_seen"]),
     }
-
-
-def _iso(at: Any) -> str | None:
-    return iso_z(at) if at is not None else None

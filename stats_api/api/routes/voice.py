@@ -8,15 +8,10 @@ from fastapi import APIRouter
 
 from stats_api.api.responder import ERRORS, LivePresenceDep, StatsDep, as_of_z
 from stats_api.live.presence import Entry
-from stats_api.periods import iso_z
 from stats_api.schemas import LiveVoice
+from stats_platform.domain.instants import iso_z
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats/voice", tags=["stats"])
-
-NEWEST_VOICE_ARRIVAL_SQL = (
-    "SELECT max(last_voice_received_at) FROM window_arrivals"
-    " WHERE guild_id = %s AND period_type = 'daily'"
-)
 
 
 @router.get("/live", response_model=LiveVoice, responses=ERRORS)
@@ -25,8 +20,7 @@ def live_voice(stats: StatsDep, presence: LivePresenceDep) -> LiveVoice:
     presence kept in Redis, or from the stored events when Redis lost it or is down. Sessions
     open longer than the cap (24 hours) are not live. Not cached."""
     with stats.snapshot() as snap:
-        row = snap.conn.execute(NEWEST_VOICE_ARRIVAL_SQL, (snap.guild_id,)).fetchone()
-        as_of = row[0] if row else None
+        as_of = snap.newest_voice_arrival()
         present = presence.read(snap.conn, snap.guild_id, now=snap.now, newest_voice=as_of)
     return LiveVoice.model_validate({"channels": _channels(present), "dataAsOf": as_of_z(as_of)})
 

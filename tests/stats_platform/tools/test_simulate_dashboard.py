@@ -21,7 +21,7 @@ from platform_testkit import (
     run_resources,
 )
 
-from stats_api.periods import iso_z
+from stats_platform.domain.instants import iso_z
 from stats_platform.tools.simulate import SimulationConfig, Tally, run_simulation
 from tests.testkit.api import Api
 
