@@ -16,19 +16,17 @@ cached in between is then served until its TTL runs out.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 
 from stats_api.redis_gate import RedisGate
-from stats_platform.domain.instants import EPOCH
-
-_US = timedelta(microseconds=1)
+from stats_platform.domain.instants import epoch_us_of
 
 
 def cache_key(guild_id: str, newest: datetime | None, endpoint: str, params: dict[str, Any]) -> str:
-    stamp = 0 if newest is None else (newest - EPOCH) // _US
+    stamp = 0 if newest is None else epoch_us_of(newest)
     digest = hashlib.sha256(orjson.dumps(params, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
     return f"stats:cache:{guild_id}:{stamp}:{endpoint}:{digest}"
 

@@ -26,7 +26,7 @@ from stats_api.live.presence import LivePresence
 from stats_api.periods import TimeRange
 from stats_api.redis_gate import RedisGate
 from stats_platform.domain.grains import DAILY
-from stats_platform.domain.instants import EPOCH, iso_z, iso_z_ms
+from stats_platform.domain.instants import epoch_us_of, iso_z, iso_z_ms
 from stats_platform.settings import Settings, raw_retention_horizon
 
 # Ingestion records each arrival in its window of every grain: the daily rows alone give the newest.
@@ -114,7 +114,7 @@ def as_of_z(at: datetime | None) -> str | None:
     (`::bigint` of epoch ms), so answers from rollups and from raw events name the same instant."""
     if at is None:
         return None
-    ms = ((at - EPOCH) // timedelta(microseconds=1) + 500) // 1000
+    ms = (epoch_us_of(at) + 500) // 1000
     return iso_z_ms(ms)
 
 

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import polars as pl
 
+from stats_platform.domain import rollups
+from stats_platform.domain.rollups import SNAPSHOT_EVENT_COUNTS
 from stats_platform.storage import warehouse
 
-COUNT_COLUMNS = ["total_events", "total_messages", "total_reactions", "joins", "leaves"]
-MEMBER_INSTANTS = ["first_join_at", "last_message_at", "last_voice_at", "last_seen"]
+COUNT_COLUMNS = list(SNAPSHOT_EVENT_COUNTS)
+MEMBER_INSTANTS = list(rollups.MEMBER_INSTANTS)
 """Instants of a member row; read as epoch ms, then cast to datetimes."""
-MEMBER_SCHEMA = {
-    "bucket": pl.Int64, "user_id": pl.String, "events": pl.Int64, "messages": pl.Int64,
-    "reactions_given": pl.Int64, "reactions_received": pl.Int64, "voice_ms": pl.Int64,
-    "joins": pl.Int64, "leaves": pl.Int64, "first_join_at": pl.Int64, "last_message_at": pl.Int64,
-    "last_voice_at": pl.Int64, "last_seen": pl.Int64,
-}  # fmt: skip
+MEMBER_SCHEMA = {"bucket": pl.Int64, **warehouse.MEMBER_DAILY_SCHEMA}
+MEMBER_SCHEMA.pop("guild_id")
 SNAPSHOT_SCHEMA = {"bucket": pl.Int64, **{c: pl.Int64 for c in COUNT_COLUMNS}}
 
 BUCKET_AS_GUILD = pl.col("bucket").cast(pl.String).alias("guild_id")

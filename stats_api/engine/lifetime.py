@@ -17,24 +17,39 @@ from stats_api.engine.computed import exact_windows, read_computed
 from stats_api.engine.plan import RollupWindow, Span
 from stats_api.engine.rollup_reads import read_member_rows
 from stats_platform.domain.grains import DAILY
+from stats_platform.domain.rollups import (
+    LIFETIME_COUNTS,
+    LIFETIME_FROM_MEMBER,
+    LIFETIME_INSTANTS,
+    LIFETIME_LATEST,
+    MEMBER_STATS_COLUMNS,
+)
 from stats_platform.storage import warehouse
-from stats_platform.storage.scripts import script
+from stats_platform.storage.scripts import sql_script
 
 LIFETIME_SCHEMA = {
-    "user_id": pl.String, "total_messages": pl.Int64, "total_voice_ms": pl.Int64,
-    "total_reactions_given": pl.Int64, "total_reactions_received": pl.Int64,
-    "last_message_at": pl.Int64, "last_voice_at": pl.Int64, "last_seen": pl.Int64, "joined_at": pl.Int64,
-}  # fmt: skip
+    "user_id": pl.String,
+    **{
+        column: pl.Int64 for column in MEMBER_STATS_COLUMNS if column not in ("guild_id", "user_id")
+    },
+}
+"""A member_stats row as read: instants in epoch ms."""
 COUNTS_FROM_ACTIVITY = {
-    "messages": "total_messages",
-    "voice_ms": "total_voice_ms",
-    "reactions_given": "total_reactions_given",
-    "reactions_received": "total_reactions_received",
+    member: lifetime
+    for member, lifetime in LIFETIME_FROM_MEMBER.items()
+    if lifetime in LIFETIME_COUNTS
 }
 """Member-row counts (activity) and the lifetime sums they add to."""
-COUNTS = set(COUNTS_FROM_ACTIVITY.values())
-LATEST = ["last_message_at", "last_voice_at", "last_seen"]
+COUNTS = set(LIFETIME_COUNTS)
+LATEST = list(LIFETIME_LATEST)
 """Lifetime instants that are the latest of the days; `joined_at` is the earliest."""
+STORED_SQL = sql_script(
+    __file__,
+    "select_member_stats.sql",
+    columns=warehouse.epoch_ms_columns(
+        "member_stats", list(LIFETIME_SCHEMA), instants=LIFETIME_INSTANTS
+    ),
+)
 
 
 def lifetime_members(
@@ -58,10 +73,8 @@ def lifetime_members(
 
 
 def _stored(conn: psycopg.Connection, guild_id: str) -> pl.DataFrame:
-    stored = warehouse.copy_out(
-        conn, script(__file__, "select_member_stats.sql"), {"guild_id": guild_id}, LIFETIME_SCHEMA
-    )
-    return stored.with_columns(warehouse.ms_to_datetime(*LATEST, "joined_at"))
+    stored = warehouse.copy_out(conn, STORED_SQL, {"guild_id": guild_id}, LIFETIME_SCHEMA)
+    return stored.with_columns(warehouse.ms_to_datetime(*LIFETIME_INSTANTS))
 
 
 def _raw_days(now: datetime, raw_horizon: datetime) -> list[Span]:

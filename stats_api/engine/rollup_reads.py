@@ -7,11 +7,19 @@ from collections.abc import Sequence
 import polars as pl
 import psycopg
 
-from stats_api.engine.frames import MEMBER_INSTANTS, MEMBER_SCHEMA, SNAPSHOT_SCHEMA
+from stats_api.engine.frames import COUNT_COLUMNS, MEMBER_INSTANTS, MEMBER_SCHEMA, SNAPSHOT_SCHEMA
 from stats_api.engine.plan import BucketPlan, RollupWindow
 from stats_platform.storage import warehouse
-from stats_platform.storage.scripts import script
+from stats_platform.storage.scripts import sql_script
 
+MEMBER_ROWS_SQL = sql_script(
+    __file__, "select_member_rows.sql", merged=warehouse.merged_member_columns("m")
+)
+SNAPSHOT_ROWS_SQL = sql_script(
+    __file__,
+    "select_snapshot_rows.sql",
+    counts=warehouse.epoch_ms_columns("s", COUNT_COLUMNS, instants=()),
+)
 Pick = tuple[RollupWindow, int]
 """A window and the bucket its rows count for."""
 
@@ -26,17 +34,13 @@ def read_rollups(
     """Member rows and event counts of every picked window, summed per bucket (and member)."""
     chosen = picks(plans)
     members = read_member_rows(conn, guild_id, chosen)
-    totals = warehouse.copy_out(
-        conn, _sql("select_snapshot_rows"), _params(guild_id, chosen), SNAPSHOT_SCHEMA
-    )
+    totals = warehouse.copy_out(conn, SNAPSHOT_ROWS_SQL, _params(guild_id, chosen), SNAPSHOT_SCHEMA)
     return members.with_columns(warehouse.ms_to_datetime(*MEMBER_INSTANTS)), totals
 
 
 def read_member_rows(conn: psycopg.Connection, guild_id: str, chosen: list[Pick]) -> pl.DataFrame:
     """Member rows of the chosen windows, summed per bucket and member; instants as epoch ms."""
-    return warehouse.copy_out(
-        conn, _sql("select_member_rows"), _params(guild_id, chosen), MEMBER_SCHEMA
-    )
+    return warehouse.copy_out(conn, MEMBER_ROWS_SQL, _params(guild_id, chosen), MEMBER_SCHEMA)
 
 
 def _params(guild_id: str, chosen: list[Pick]) -> dict[str, object]:
@@ -46,7 +50,3 @@ def _params(guild_id: str, chosen: list[Pick]) -> dict[str, object]:
         "starts": [w.start for w, _ in chosen],
         "buckets": [i for _, i in chosen],
     }
-
-
-def _sql(name: str) -> str:
-    return script(__file__, f"{name}.sql")

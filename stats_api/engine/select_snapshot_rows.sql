@@ -1,4 +1,4 @@
-SELECT p.bucket, s.total_events, s.total_messages, s.total_reactions, s.joins, s.leaves
+SELECT p.bucket, {counts}
 FROM unnest(%(types)s::text[], %(starts)s::timestamptz[], %(buckets)s::bigint[])
      AS p(period_type, period_start, bucket)
 JOIN metrics_snapshots s

@@ -30,7 +30,7 @@ import psycopg
 
 from stats_api.redis_gate import RedisGate
 from stats_platform.domain.events import EventType
-from stats_platform.domain.instants import EPOCH, epoch_ms_of, from_epoch_ms
+from stats_platform.domain.instants import epoch_ms_of, epoch_us_of, from_epoch_ms
 from stats_platform.storage import warehouse
 from stats_platform.storage.scripts import script
 from stats_platform.transforms.common import duration_ms
@@ -98,7 +98,7 @@ class LivePresence:
 
         `newest_voice` is the guild's newest voice arrival in the caller's snapshot.
         """
-        asof_us = 0 if newest_voice is None else (newest_voice - EPOCH) // timedelta(microseconds=1)
+        asof_us = 0 if newest_voice is None else epoch_us_of(newest_voice)
         keys = [live_key(guild_id), marker_key(guild_id)]
         token = secrets.token_hex(8)
         began = self._redis.run(

@@ -15,6 +15,11 @@ def epoch_ms_of(instant: datetime) -> int:
     return (instant - EPOCH) // MS
 
 
+def epoch_us_of(instant: datetime) -> int:
+    """Epoch microseconds of an instant: PostgreSQL's precision, for arrival times."""
+    return (instant - EPOCH) // timedelta(microseconds=1)
+
+
 def from_epoch_ms(ms: int) -> datetime:
     return EPOCH + timedelta(milliseconds=ms)
 

@@ -53,6 +53,10 @@ SNAPSHOT_COUNTS = (
     "leaves",
 )
 """metrics_snapshots: one row per (guild, grain, window) with any activity."""
+SNAPSHOT_FROM_MEMBERS = ("voice_ms", "unique_active_users")
+"""Computed from the window's member rows: over many windows they come from merged member rows."""
+SNAPSHOT_EVENT_COUNTS = tuple(c for c in SNAPSHOT_COUNTS if c not in SNAPSHOT_FROM_MEMBERS)
+"""Counts of events: they add up over windows."""
 SNAPSHOT_COLUMNS = ("guild_id", "period_start", "period_end", *SNAPSHOT_COUNTS, "data")
 
 LIFETIME_FROM_MEMBER = {
@@ -71,5 +75,8 @@ LIFETIME_COUNTS = tuple(
 )
 LIFETIME_INSTANTS = tuple(
     LIFETIME_FROM_MEMBER[name] for name in MEMBER_INSTANTS if name in LIFETIME_FROM_MEMBER
+)
+LIFETIME_LATEST = tuple(
+    LIFETIME_FROM_MEMBER[name] for name in MEMBER_LATEST if name in LIFETIME_FROM_MEMBER
 )
 MEMBER_STATS_COLUMNS = ("guild_id", "user_id", *LIFETIME_FROM_MEMBER.values())
