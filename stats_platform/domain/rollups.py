@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from stats_platform.domain.events import EventType
+
 Merge = Literal["sum", "min", "max"]
 
 
@@ -43,6 +45,13 @@ MEMBER_LATEST = tuple(m.name for m in MEMBER_MEASURES if m.merge == "max")
 MEMBER_INSTANTS = tuple(m.name for m in MEMBER_MEASURES if m.is_instant)
 MEMBER_ACTIVITY_COLUMNS = (*MEMBER_KEYS, *(m.name for m in MEMBER_MEASURES))
 
+SNAPSHOT_TYPE_COUNTS: dict[str, EventType] = {
+    "total_messages": EventType.MESSAGE_CREATE,
+    "total_reactions": EventType.MESSAGE_REACTION_ADD,
+    "joins": EventType.GUILD_MEMBER_ADD,
+    "leaves": EventType.GUILD_MEMBER_REMOVE,
+}
+"""Snapshot columns that count the events of one type in the window."""
 SNAPSHOT_COUNTS = (
     "total_events",
     "total_messages",

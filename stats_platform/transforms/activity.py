@@ -12,6 +12,8 @@ from stats_platform.domain.rollups import (
     MEMBER_ACTIVITY_COLUMNS,
     MEMBER_MEASURES,
     SNAPSHOT_COLUMNS,
+    SNAPSHOT_EVENT_COUNTS,
+    SNAPSHOT_TYPE_COUNTS,
 )
 from stats_platform.transforms.common import TIMESTAMP, window_start
 
@@ -103,13 +105,11 @@ def metrics_snapshots(
         .agg(n=pl.len().cast(pl.Int64))
         .group_by(keys)
         .agg(
-            total_events=pl.col("n").sum(),
-            total_messages=pl.col("n").filter(pl.col("type") == EventType.MESSAGE_CREATE).sum(),
-            total_reactions=pl.col("n")
-            .filter(pl.col("type") == EventType.MESSAGE_REACTION_ADD)
-            .sum(),
-            joins=pl.col("n").filter(pl.col("type") == EventType.GUILD_MEMBER_ADD).sum(),
-            leaves=pl.col("n").filter(pl.col("type") == EventType.GUILD_MEMBER_REMOVE).sum(),
+            pl.col("n").sum().alias("total_events"),
+            *(
+                pl.col("n").filter(pl.col("type") == kind).sum().alias(name)
+                for name, kind in SNAPSHOT_TYPE_COUNTS.items()
+            ),
             data=_by_type_json(),
         )
     )
@@ -119,11 +119,10 @@ def metrics_snapshots(
         .sum()
         .cast(pl.Int64),
     )
-    counts = ["total_events", "total_messages", "total_reactions", "joins", "leaves"]
     return (
         by_type.join(people, on=keys, how="full", coalesce=True)
         .with_columns(
-            *(pl.col(name).fill_null(0).cast(pl.Int64) for name in counts),
+            *(pl.col(name).fill_null(0).cast(pl.Int64) for name in SNAPSHOT_EVENT_COUNTS),
             pl.col("voice_ms").fill_null(0),
             pl.col("unique_active_users").fill_null(0),
             pl.col("data").fill_null('{"by_type":{}}'),
