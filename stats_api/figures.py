@@ -1,4 +1,4 @@
-"""Turning exact activity into the numbers SPEC §3 promises: changes, rankings, pages, buckets."""
+"""Turning exact activity into the numbers contract §3 promises: changes, rankings, pages, buckets."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Named periods, custom ranges, previous periods and activity buckets (SPEC §3).
+"""Named periods, custom ranges, previous periods and activity buckets (contract §3).
 
 `tz` moves day and week boundaries, never instants: every time range here is a pair of UTC
 instants, computed from local dates in the guild's zone.

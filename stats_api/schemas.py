@@ -58,7 +58,7 @@ class Readiness(BaseModel):
 
 
 class CamelModel(BaseModel):
-    """snake_case in Python, camelCase in JSON (SPEC §3)."""
+    """snake_case in Python, camelCase in JSON (contract §3)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 

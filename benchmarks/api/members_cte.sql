@@ -1,4 +1,4 @@
--- One row per member active in [start, end): SPEC §2 counted from the raw rows.
+-- One row per member active in [start, end): contract §2 counted from the raw rows.
 sessions AS ({sessions}),
 voice AS (
     SELECT user_id,

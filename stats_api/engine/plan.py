@@ -4,7 +4,7 @@ Pure planning, no I/O: the engine fetches what the plan names. Coarse windows ar
 (days, then hours, then 5 minutes), each only when it is computed and not stale for the guild;
 whatever no usable window covers is read from the raw events. Before the raw-event retention
 horizon nothing can be read raw, so kept rows are used as they are and the bucket's resolution
-says how coarse that made it (SPEC §3, exactness horizon).
+says how coarse that made it (contract §3, exactness horizon).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Event validation and normalization (SPEC §1), event by event.
+"""Event validation and normalization (contract §1), event by event.
 
 Plain checks and precompiled regexes rather than a model per event: this runs for up to 5,000
 events a request. A checker returns the normalized value, or an `Invalid` message naming the rule.

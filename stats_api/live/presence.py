@@ -2,7 +2,7 @@
 
 `stats:voice:live:{guild}` maps user_id -> JSON {"channelId", "since", "ts"} (epoch ms; `ts` is
 the event that set the entry). Ingestion applies each committed batch's VOICE_STATE_UPDATE events
-in (ts, seq) order: the same channel keeps `since` (until the session cap, as in SPEC §2), another
+in (ts, seq) order: the same channel keeps `since` (until the session cap, as in contract §2), another
 channel sets since = ts, a null channel leaves a tombstone (channelId null) so that an older event
 of a concurrent batch cannot bring the member back; an event older than the entry's `ts` is
 ignored. Entries opened more than the cap ago are not live.

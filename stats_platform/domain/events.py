@@ -1,4 +1,4 @@
-"""Discord event types the platform counts (SPEC §2); any other UPPER_SNAKE type is stored only."""
+"""Discord event types the platform counts (contract §2); any other UPPER_SNAKE type is stored only."""
 
 from __future__ import annotations
 

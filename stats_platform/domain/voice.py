@@ -1,4 +1,4 @@
-"""The voice rules of the contract that reach beyond one window (SPEC §2), in one place.
+"""The voice rules of the contract that reach beyond one window (contract §2), in one place.
 
 The replay itself (sessions from VOICE_STATE_UPDATE events) is `transforms.voice`; this module
 says how far a voice event reaches, which everything that decides what to recompute or

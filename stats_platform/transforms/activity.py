@@ -1,4 +1,4 @@
-"""Per-member and per-guild activity per window (SPEC §2), and their sums over many windows."""
+"""Per-member and per-guild activity per window (contract §2), and their sums over many windows."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Voice sessions rebuilt from VOICE_STATE_UPDATE events (SPEC §2) and their time per window.
+"""Voice sessions rebuilt from VOICE_STATE_UPDATE events (contract §2) and their time per window.
 
 A replay takes the events of each (guild, user) in (ts, seq) order. Consecutive events with the
 same non-null channel form a *run*; a run's first event always opens a session (nothing is open

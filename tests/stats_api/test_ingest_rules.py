@@ -1,4 +1,4 @@
-"""SPEC §1 field rules through POST /v1/events: every rejection names its event, field and rule."""
+"""contract §1 field rules through POST /v1/events: every rejection names its event, field and rule."""
 
 from __future__ import annotations
 

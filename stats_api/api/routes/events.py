@@ -1,4 +1,4 @@
-"""POST /v1/events: the bot's way in (SPEC §1)."""
+"""POST /v1/events: the bot's way in (contract §1)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from stats_platform.resources import PipelineSettings, PostgresResource
 def voice_sessions(
     context: dg.AssetExecutionContext, postgres: PostgresResource, pipeline: PipelineSettings
 ):
-    """Voice sessions started each UTC day (SPEC §2 rules), and the sessions open at each midnight."""
+    """Voice sessions started each UTC day (contract §2 rules), and the sessions open at each midnight."""
     start, end = context.partition_time_window
     refuse_expired_window(start)
     covered_until = covered_until_for(end, pipeline)

@@ -2,7 +2,7 @@
 
 `model` draws the events (seeded, no clock), `plan` batches them like a bot (late and duplicated
 batches included), `sender` delivers them with retries, `tally` counts what was delivered by the
-rules of SPEC §2, and `run` ties them together in historical or live mode.
+rules of contract §2, and `run` ties them together in historical or live mode.
 """
 
 from stats_platform.tools.simulate.model import ModelConfig, TrafficModel, generate

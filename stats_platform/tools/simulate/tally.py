@@ -1,10 +1,10 @@
-"""The simulator's own count of what it delivered, by the rules of SPEC §2.
+"""The simulator's own count of what it delivered, by the rules of contract §2.
 
 Only events the API acknowledged (a 202, minus the ones it rejected) are counted, and each
 batch once: a duplicate re-send or a retry carries the same ids and timestamps, which the API
 stores once. Every event of a run lies in the run's window, so the window's numbers are the
 whole run's. Voice time replays each member's VOICE_STATE_UPDATE events in (timestamp, arrival)
-order, exactly as SPEC §2 says: a session opens on a channel, a same-channel update changes
+order, exactly as contract §2 says: a session opens on a channel, a same-channel update changes
 nothing, another channel moves, a null channel closes, and no session outlasts the cap; one
 still open ends at the window's end.
 """
@@ -70,7 +70,7 @@ class GuildTally:
         ]
 
     def dashboard(self) -> dict[str, Any]:
-        """The SPEC §3 dashboard totals of the run's window, under the API's names."""
+        """The contract §3 dashboard totals of the run's window, under the API's names."""
         return {
             "totalMessages": self.messages,
             "totalVoiceMinutes": self.voice_ms // MINUTE_MS,

@@ -2,7 +2,7 @@
 
 A seeded simulation (late and re-sent batches included) goes through POST /v1/events into a fresh
 database. For each guild the dashboard over exactly the simulation's window must equal what the
-simulator counted by SPEC §2: first answered from the raw events, then again once every grain's
+simulator counted by contract §2: first answered from the raw events, then again once every grain's
 partitions over the window are computed (single-run backfills, as an operator would run them).
 """
 

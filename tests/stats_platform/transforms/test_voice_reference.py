@@ -1,4 +1,4 @@
-"""sessionize against the SPEC §2 state machine written out event by event, on random histories.
+"""sessionize against the contract §2 state machine written out event by event, on random histories.
 
 The reference below is the rule as a person applies it by hand: one event at a time, in
 (ts, seq) order, per (guild, user). The vectorized replay must give exactly the same sessions.

@@ -1,4 +1,4 @@
-"""Voice sessions rebuilt by hand from VOICE_STATE_UPDATE events: every rule of SPEC §2.
+"""Voice sessions rebuilt by hand from VOICE_STATE_UPDATE events: every rule of contract §2.
 
 Times are minutes after T0 (2024-03-01 00:00 UTC); H = 60 minutes. Each expected session is
 (user, channel, started minute, ended minute or None, end reason or None).
