@@ -24,91 +24,100 @@ from stats_platform.tools.simulate.run import (
     run_simulation,
 )
 
+ModeOpt = Annotated[
+    Mode, typer.Option(help="historical: backfill past days at full speed; live: real time")
+]
+DaysOpt = Annotated[float, typer.Option(help="historical: days of traffic, ending now")]
+EndOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="historical: ISO-8601 end of the window instead of now (UTC unless an offset"
+        " is given); with it the same seed sends exactly the same events"
+    ),
+]
+RateOpt = Annotated[float, typer.Option(help="live: events per second at the start")]
+DurationOpt = Annotated[
+    float | None, typer.Option(help="live: seconds to run (default: until Ctrl-C)")
+]
+UrlOpt = Annotated[str, typer.Option(help="the API's base URL")]
+KeyOpt = Annotated[str | None, typer.Option(help="an ingest key (none needed with STATS_AUTH=off)")]
+CreateKeyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--create-key",
+        help="create an all-guilds ingest key (and a read key) in the configured database",
+    ),
+]
+GuildsOpt = Annotated[int, typer.Option(min=1, help="number of guilds")]
+MembersOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="scale of guild sizes, about the median [default: 100; live: enough members"
+        " to make --rate at ordinary activity]",
+    ),
+]
+SeedOpt = Annotated[int, typer.Option(help="the same seed and options send the same events")]
+TzOpt = Annotated[str, typer.Option(help="IANA zone of the daily and weekly rhythm")]
+BatchOpt = Annotated[int, typer.Option(min=1, max=5000, help="events per batch, at most")]
+GzipOpt = Annotated[bool, typer.Option("--gzip", help="gzip request bodies")]
+LateOpt = Annotated[
+    float, typer.Option(min=0, max=1, help="share of batches held back minutes to hours")
+]
+DuplicateOpt = Annotated[
+    float, typer.Option(min=0, max=1, help="share of batches sent twice with the same ids")
+]
+TallyOpt = Annotated[
+    Path | None, typer.Option(help="write the simulator's own counts (per guild) as JSON")
+]
+ProgressOpt = Annotated[bool, typer.Option(help="show a progress bar")]
+
 
 def simulate_command(
-    mode: Annotated[
-        Mode, typer.Option(help="historical: backfill past days at full speed; live: real time")
-    ] = "historical",
-    days: Annotated[float, typer.Option(help="historical: days of traffic, ending now")] = 7.0,
-    end: Annotated[
-        str | None,
-        typer.Option(
-            help="historical: ISO-8601 end of the window instead of now (UTC unless an offset"
-            " is given); with it the same seed sends exactly the same events"
-        ),
-    ] = None,
-    rate: Annotated[float, typer.Option(help="live: events per second at the start")] = 50.0,
-    duration: Annotated[
-        float | None, typer.Option(help="live: seconds to run (default: until Ctrl-C)")
-    ] = None,
-    url: Annotated[str, typer.Option(help="the API's base URL")] = "http://127.0.0.1:8000",
-    key: Annotated[
-        str | None, typer.Option(help="an ingest key (none needed with STATS_AUTH=off)")
-    ] = None,
-    create_key_: Annotated[
-        bool,
-        typer.Option(
-            "--create-key",
-            help="create an all-guilds ingest key (and a read key) in the configured database",
-        ),
-    ] = False,
-    guilds: Annotated[int, typer.Option(min=1, help="number of guilds")] = 20,
-    members_per_guild: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            help="scale of guild sizes, about the median [default: 100; live: enough members"
-            " to make --rate at ordinary activity]",
-        ),
-    ] = None,
-    seed: Annotated[int, typer.Option(help="the same seed and options send the same events")] = 1,
-    tz: Annotated[str, typer.Option(help="IANA zone of the daily and weekly rhythm")] = "UTC",
-    batch_size: Annotated[
-        int, typer.Option(min=1, max=5000, help="events per batch, at most")
-    ] = 500,
-    gzip: Annotated[bool, typer.Option("--gzip", help="gzip request bodies")] = False,
-    late_share: Annotated[
-        float, typer.Option(min=0, max=1, help="share of batches held back minutes to hours")
-    ] = 0.05,
-    duplicate_share: Annotated[
-        float, typer.Option(min=0, max=1, help="share of batches sent twice with the same ids")
-    ] = 0.02,
-    tally_json: Annotated[
-        Path | None, typer.Option(help="write the simulator's own counts (per guild) as JSON")
-    ] = None,
-    progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    mode: ModeOpt = "historical",
+    days: DaysOpt = 7.0,
+    end: EndOpt = None,
+    rate: RateOpt = 50.0,
+    duration: DurationOpt = None,
+    url: UrlOpt = "http://127.0.0.1:8000",
+    key: KeyOpt = None,
+    create_key_: CreateKeyOpt = False,
+    guilds: GuildsOpt = 20,
+    members_per_guild: MembersOpt = None,
+    seed: SeedOpt = 1,
+    tz: TzOpt = "UTC",
+    batch_size: BatchOpt = 500,
+    gzip: GzipOpt = False,
+    late_share: LateOpt = 0.05,
+    duplicate_share: DuplicateOpt = 0.02,
+    tally_json: TallyOpt = None,
+    progress: ProgressOpt = True,
 ) -> None:
     """Send realistic Discord traffic to POST /v1/events like a bot, and count what was stored."""
     settings = get_settings()
     # One line per request would bury the progress bar.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    if create_key_:
-        key = _create_keys()
     config = SimulationConfig(
-        mode=mode,
-        days=days,
-        end_ms=None if end is None else _epoch_ms(end),
-        rate=rate,
-        duration=duration,
-        guilds=guilds,
-        members_per_guild=members_per_guild,
-        seed=seed,
-        tz=tz,
-        url=url,
-        key=key,
-        gzip=gzip,
-        batch_size=batch_size,
-        late_share=late_share,
-        duplicate_share=duplicate_share,
+        mode=mode, days=days, end_ms=None if end is None else _epoch_ms(end), rate=rate,
+        duration=duration, guilds=guilds, members_per_guild=members_per_guild, seed=seed, tz=tz,
+        url=url, key=_create_keys() if create_key_ else key, gzip=gzip, batch_size=batch_size,
+        late_share=late_share, duplicate_share=duplicate_share,
         raw_retention_days=settings.raw_retention_days,
-        voice_session_cap_hours=settings.voice_session_cap_hours,
-        progress=progress,
-    )
+        voice_session_cap_hours=settings.voice_session_cap_hours, progress=progress,
+    )  # fmt: skip
+    _check(config)
+    _run(config, tally_json)
+
+
+def _check(config: SimulationConfig) -> None:
     try:
-        ZoneInfo(tz)
+        ZoneInfo(config.tz)
         model_config(config, now_ms())
     except (ValueError, ZoneInfoNotFoundError) as exc:
         raise typer.BadParameter(str(exc)) from None
+
+
+def _run(config: SimulationConfig, tally_json: Path | None) -> None:
     summary = run_simulation(config)
     typer.echo(summary.render())
     if tally_json is not None:
