@@ -29,7 +29,11 @@ def test_no_server_on_the_default_address_starts_an_embedded_one_that_migrates(
             row = conn.execute("SELECT current_database(), stats_storage_mode()").fetchone()
     finally:
         database._embedded_server_url.cache_clear()
-        pgserver.get_server(pgdata, cleanup_mode="stop").cleanup()
+        # get_server hands back the platform's own handle, made to outlive its process
+        # (cleanup_mode None); the test's server must stop with the test.
+        server = pgserver.get_server(pgdata)
+        server.cleanup_mode = "stop"
+        server.cleanup()
 
     assert url == f"postgresql://postgres@/stats?host={pgdata}&port=5432"
     assert applied == [m.version for m in discover()]
