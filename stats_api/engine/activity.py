@@ -108,12 +108,7 @@ def combine(members: pl.DataFrame) -> pl.DataFrame:
 
 def bucket_totals(n_buckets: int, counts: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
     """Every bucket, empty ones as zeros: event counts, voice and distinct active members."""
-    people = members.group_by("bucket").agg(
-        voice_ms=pl.col("voice_ms").sum(),
-        unique_active_users=((pl.col("events") > 0) | (pl.col("voice_ms") > 0))
-        .sum()
-        .cast(pl.Int64),
-    )
+    people = members.group_by("bucket").agg(transforms.people_totals())
     summed = counts.group_by("bucket").agg(pl.col(COUNT_COLUMNS).sum())
     return (
         pl.DataFrame({"bucket": pl.int_range(n_buckets, eager=True, dtype=pl.Int64)})

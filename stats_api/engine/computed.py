@@ -2,7 +2,7 @@
 
 A computed window covers the events that had arrived by its `covered_until`. For one guild it
 stops being exact when an event of the guild arrived at the window since then (`late`), or when a
-late voice event elsewhere can change the window's voice time (`plan.voice_stale`). Ingestion
+late voice event elsewhere can change the window's voice time (`domain.voice.voice_stale`). Ingestion
 records those arrivals per guild and window in `window_arrivals`.
 """
 
@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from stats_api.engine import plan
 from stats_api.engine.plan import RollupWindow, Span
 from stats_platform.domain.grains import COARSE_TO_FINE, Grain
+from stats_platform.domain.voice import voice_stale
 from stats_platform.storage.scripts import script
 
 LONGEST = COARSE_TO_FINE[0].length
@@ -71,5 +71,7 @@ def exact_windows(computed: Iterable[ComputedWindow], cap: timedelta) -> set[Rol
     computed = list(computed)
     late_voice = [(c.window.start, c.window.end) for c in computed if c.late_voice]
     return {
-        c.window for c in computed if not c.late and not plan.voice_stale(c.window, late_voice, cap)
+        c.window
+        for c in computed
+        if not c.late and not voice_stale(c.window.start, c.window.end, late_voice, cap)
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from stats_platform.domain.grains import COARSE_TO_FINE, GRAINS, RESOLUTIONS, Grain
 from stats_platform.domain.instants import ceil_to, floor_to
@@ -132,8 +132,3 @@ def _snap_to_kept(
 def coarsest(resolutions: Iterable[str]) -> str:
     """The coarsest of some answer resolutions (`exact` when there are none)."""
     return max(resolutions, key=RESOLUTIONS.index, default=EXACT)
-
-
-def voice_stale(window: RollupWindow, late_voice: list[Span], cap: timedelta) -> bool:
-    """A voice event that arrived late at [t, t + grain) can change voice time until t + grain + cap."""
-    return any(t_start < window.end and t_end + cap > window.start for t_start, t_end in late_voice)

@@ -18,7 +18,7 @@ MEMBER_ROWS_SQL = sql_script(
 SNAPSHOT_ROWS_SQL = sql_script(
     __file__,
     "select_snapshot_rows.sql",
-    counts=warehouse.epoch_ms_columns("s", COUNT_COLUMNS, instants=()),
+    counts=warehouse.columns("s", COUNT_COLUMNS),
 )
 Pick = tuple[RollupWindow, int]
 """A window and the bucket its rows count for."""

@@ -13,7 +13,7 @@ import psycopg
 from psycopg import sql
 
 from stats_platform.domain.grains import DAILY, LENGTHS
-from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_STATS_COLUMNS
+from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_STATS_COLUMNS, MEMBER_STATS_KEYS
 from stats_platform.storage import warehouse
 from stats_platform.storage.scripts import script, sql_script
 from stats_platform.transforms import activity, voice
@@ -165,7 +165,9 @@ _UPSERT_MEMBER_STATS = sql_script(
     "upsert_member_stats.sql",
     columns=sql.SQL(", ").join(map(sql.Identifier, MEMBER_STATS_COLUMNS)),
     updates=sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in MEMBER_STATS_COLUMNS[2:]
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c))
+        for c in MEMBER_STATS_COLUMNS
+        if c not in MEMBER_STATS_KEYS
     ),
 )
 

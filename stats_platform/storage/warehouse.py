@@ -217,9 +217,7 @@ def merged_member_columns(alias: str) -> sql.Composed:
 
     def merged(measure: Measure) -> sql.Composable:
         ref = sql.SQL("{}({})").format(sql.SQL(measure.merge), sql.Identifier(alias, measure.name))
-        if measure.is_instant:
-            return sql.SQL("(extract(epoch FROM {}) * 1000)::bigint").format(ref)
-        return sql.SQL("{}::bigint").format(ref)
+        return _as_epoch_ms(ref) if measure.is_instant else sql.SQL("{}::bigint").format(ref)
 
     return sql.SQL(", ").join(merged(m) for m in MEMBER_MEASURES)
 
@@ -229,8 +227,16 @@ def epoch_ms_columns(alias: str, names: Sequence[str], *, instants: Sequence[str
 
     def column(name: str) -> sql.Composable:
         ref = sql.Identifier(alias, name)
-        if name in instants:
-            return sql.SQL("(extract(epoch FROM {}) * 1000)::bigint").format(ref)
-        return ref
+        return _as_epoch_ms(ref) if name in instants else ref
 
     return sql.SQL(", ").join(column(name) for name in names)
+
+
+def columns(alias: str, names: Sequence[str]) -> sql.Composed:
+    """`alias.name, ...` for a SELECT list or a row comparison."""
+    return epoch_ms_columns(alias, names, instants=())
+
+
+def _as_epoch_ms(instant: sql.Composable) -> sql.Composed:
+    """A timestamptz as bigint epoch milliseconds: how frames move instants (see ms_to_datetime)."""
+    return sql.SQL("(extract(epoch FROM {}) * 1000)::bigint").format(instant)

@@ -113,12 +113,7 @@ def metrics_snapshots(
             data=_by_type_json(),
         )
     )
-    people = members.group_by(keys).agg(
-        voice_ms=pl.col("voice_ms").sum().cast(pl.Int64),
-        unique_active_users=((pl.col("events") > 0) | (pl.col("voice_ms") > 0))
-        .sum()
-        .cast(pl.Int64),
-    )
+    people = members.group_by(keys).agg(people_totals())
     return (
         by_type.join(people, on=keys, how="full", coalesce=True)
         .with_columns(
@@ -130,6 +125,17 @@ def metrics_snapshots(
         )
         .select(SNAPSHOT_COLUMNS)
     )
+
+
+def people_totals() -> list[pl.Expr]:
+    """Voice and distinct active users of member rows (one per user): a user with an event or voice time is active."""
+    return [
+        pl.col("voice_ms").sum().cast(pl.Int64).alias("voice_ms"),
+        ((pl.col("events") > 0) | (pl.col("voice_ms") > 0))
+        .sum()
+        .cast(pl.Int64)
+        .alias("unique_active_users"),
+    ]
 
 
 def combine_members(frames: pl.LazyFrame) -> pl.LazyFrame:

@@ -4,12 +4,8 @@ from psycopg import sql
 from stats_platform.domain.grains import DAILY
 from stats_platform.domain.rollups import LIFETIME_COUNTS, LIFETIME_FROM_MEMBER
 from stats_platform.resources import PostgresResource
+from stats_platform.storage import warehouse
 from stats_platform.storage.scripts import sql_script
-
-
-def _columns(alias: str, names: tuple[str, ...]) -> sql.Composed:
-    return sql.SQL(", ").join(sql.Identifier(alias, name) for name in names)
-
 
 _SUMMED = {lifetime: member for member, lifetime in LIFETIME_FROM_MEMBER.items()}
 MATCH_DAILY_SQL = sql_script(
@@ -19,8 +15,8 @@ MATCH_DAILY_SQL = sql_script(
         sql.SQL("sum({}) AS {}").format(sql.Identifier(_SUMMED[total]), sql.Identifier(total))
         for total in LIFETIME_COUNTS
     ),
-    daily_totals=_columns("d", LIFETIME_COUNTS),
-    stored_totals=_columns("m", LIFETIME_COUNTS),
+    daily_totals=warehouse.columns("d", LIFETIME_COUNTS),
+    stored_totals=warehouse.columns("m", LIFETIME_COUNTS),
 )
 NEGATIVE_SQL = sql.SQL("SELECT count(*) FROM member_stats WHERE least({}) < 0").format(
     sql.SQL(", ").join(map(sql.Identifier, LIFETIME_COUNTS))
