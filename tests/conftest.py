@@ -28,6 +28,8 @@ DATA_TABLES = (
     "api_keys",
     "metrics_snapshots",
     "member_activity",
+    "member_blocks",
+    "member_stats_blocks",
     "member_stats",
     "computed_windows",
     "window_arrivals",

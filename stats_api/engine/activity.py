@@ -7,6 +7,7 @@ The parts: `computed` says which rollup windows are computed and still exact for
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -15,15 +16,12 @@ import psycopg
 
 from stats_api.engine import plan
 from stats_api.engine.computed import ComputedWindow, exact_windows, newest, read_computed
-from stats_api.engine.frames import BUCKET_AS_GUILD, COUNT_COLUMNS, GUILD_AS_BUCKET
+from stats_api.engine.frames import COUNT_COLUMNS
 from stats_api.engine.plan import BucketPlan, Span
 from stats_api.engine.raw_tail import compute_raw
 from stats_api.engine.rollup_reads import read_rollups
-from stats_platform.domain.grains import COARSE_TO_FINE, GRAINS
+from stats_platform.domain.grains import COARSE_TO_FINE
 from stats_platform.transforms import activity as transforms
-
-FINEST = GRAINS[0]
-COARSER = COARSE_TO_FINE[:-1]
 
 
 @dataclass(frozen=True)
@@ -72,20 +70,36 @@ def plan_buckets(
 ) -> tuple[list[BucketPlan], datetime | None]:
     """The plans, and the newest arrival at the windows they pick.
 
-    Coverage of the coarse grains is read first; the finest grain's windows only inside the gaps.
+    Coverage is read one grain at a time, coarsest first, each finer grain only inside what the
+    coarser ones left open (and `cap` before it, where a late voice event can reach from): a
+    month reads its days, then the hours of today, then the 5-minute windows of this hour.
     """
-    span = (min(s for s, _ in buckets) - cap, max(e for _, e in buckets))
-    computed = read_computed(conn, guild_id, grains=COARSER, spans=[span])
-    plans = _plan_with(buckets, computed, cap, raw_horizon)
-    gaps = [gap for p in plans for gap in p.raw] + [
-        (w.start, w.end) for p in plans if p.resolution != plan.EXACT for w in p.windows
-    ]
-    if gaps:
-        computed += read_computed(conn, guild_id, grains=[FINEST], spans=gaps)
+    computed: list[ComputedWindow] = []
+    gaps: list[Span] = [(min(s for s, _ in buckets), max(e for _, e in buckets))]
+    for grain in COARSE_TO_FINE:
+        computed += read_computed(
+            conn, guild_id, grains=[grain], spans=merged((s - cap, e) for s, e in gaps)
+        )
         plans = _plan_with(buckets, computed, cap, raw_horizon)
+        gaps = [gap for p in plans for gap in p.raw] + [
+            (w.start, w.end) for p in plans if p.resolution != plan.EXACT for w in p.windows
+        ]
+        if not gaps:
+            break
     by_window = {c.window: c for c in computed}
-    arrivals = [by_window[w].last_received_at for p in plans for w in p.windows]
+    arrivals = [by_window[d].last_received_at for p in plans for w in p.windows for d in w.days()]
     return plans, newest(arrivals)
+
+
+def merged(spans: Iterable[Span]) -> list[Span]:
+    """The union of some spans, as disjoint spans in time order."""
+    out: list[Span] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
 
 
 def _plan_with(
@@ -101,9 +115,7 @@ def _plan_with(
 
 def combine(members: pl.DataFrame) -> pl.DataFrame:
     """One row per (bucket, user) over all the windows and spans that answered the bucket."""
-    as_guild = members.lazy().select(BUCKET_AS_GUILD, pl.exclude("bucket"))
-    combined = transforms.combine_members(as_guild).collect()
-    return combined.select(GUILD_AS_BUCKET, pl.exclude("guild_id"))
+    return transforms.combine_members(members.lazy(), keys=["bucket"]).collect()
 
 
 def bucket_totals(n_buckets: int, counts: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:

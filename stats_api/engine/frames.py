@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import polars as pl
 
-from stats_platform.domain import rollups
 from stats_platform.domain.rollups import SNAPSHOT_EVENT_COUNTS
-from stats_platform.storage import warehouse
+from stats_platform.storage import blocks
 
 COUNT_COLUMNS = list(SNAPSHOT_EVENT_COUNTS)
-MEMBER_INSTANTS = list(rollups.MEMBER_INSTANTS)
-"""Instants of a member row; read as epoch ms, then cast to datetimes."""
-MEMBER_SCHEMA = {"bucket": pl.Int64, **warehouse.MEMBER_DAILY_SCHEMA}
-MEMBER_SCHEMA.pop("guild_id")
+MEMBER_SCHEMA = {"bucket": pl.Int64, **blocks.MEMBER_BLOCK_SCHEMA}
+"""A member's activity in a bucket: what a block holds, tagged with the bucket."""
 SNAPSHOT_SCHEMA = {"bucket": pl.Int64, **{c: pl.Int64 for c in COUNT_COLUMNS}}
 
 BUCKET_AS_GUILD = pl.col("bucket").cast(pl.String).alias("guild_id")
@@ -25,9 +22,7 @@ GUILD_AS_BUCKET = pl.col("guild_id").cast(pl.Int64).alias("bucket")
 
 
 def empty_members() -> pl.DataFrame:
-    return pl.DataFrame(schema=MEMBER_SCHEMA).with_columns(
-        warehouse.ms_to_datetime(*MEMBER_INSTANTS)
-    )
+    return pl.DataFrame(schema=MEMBER_SCHEMA)
 
 
 def empty_counts() -> pl.DataFrame:

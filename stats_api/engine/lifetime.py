@@ -15,25 +15,17 @@ import psycopg
 from stats_api.engine.activity import activity
 from stats_api.engine.computed import exact_windows, read_computed
 from stats_api.engine.plan import RollupWindow, Span
-from stats_api.engine.rollup_reads import read_member_rows
+from stats_api.engine.rollup_reads import read_member_blocks
 from stats_platform.domain.grains import DAILY
 from stats_platform.domain.rollups import (
     LIFETIME_COUNTS,
     LIFETIME_FROM_MEMBER,
-    LIFETIME_INSTANTS,
     LIFETIME_LATEST,
-    MEMBER_STATS_COLUMNS,
 )
-from stats_platform.storage import warehouse
-from stats_platform.storage.scripts import sql_script
+from stats_platform.storage import blocks
 
-LIFETIME_SCHEMA = {
-    "user_id": pl.String,
-    **{
-        column: pl.Int64 for column in MEMBER_STATS_COLUMNS if column not in ("guild_id", "user_id")
-    },
-}
-"""A member_stats row as read: instants in epoch ms."""
+LIFETIME_SCHEMA = blocks.LIFETIME_BLOCK_SCHEMA
+"""A member's lifetime row: member_stats without the guild."""
 COUNTS_FROM_ACTIVITY = {
     member: lifetime
     for member, lifetime in LIFETIME_FROM_MEMBER.items()
@@ -43,20 +35,13 @@ COUNTS_FROM_ACTIVITY = {
 COUNTS = set(LIFETIME_COUNTS)
 LATEST = list(LIFETIME_LATEST)
 """Lifetime instants that are the latest of the days; `joined_at` is the earliest."""
-STORED_SQL = sql_script(
-    __file__,
-    "select_member_stats.sql",
-    columns=warehouse.epoch_ms_columns(
-        "member_stats", list(LIFETIME_SCHEMA), instants=LIFETIME_INSTANTS
-    ),
-)
 
 
 def lifetime_members(
     conn: psycopg.Connection, *, guild_id: str, now: datetime, cap: timedelta, raw_horizon: datetime
 ) -> pl.DataFrame:
     """Lifetime totals per member: member_stats, corrected for days it does not cover exactly."""
-    stored = _stored(conn, guild_id)
+    stored = blocks.read_lifetime(conn, guild_id)
     days = _raw_days(now, raw_horizon)
     computed = read_computed(conn, guild_id, grains=[DAILY], spans=[(days[0][0], days[-1][1])])
     exact = exact_windows(computed, cap)
@@ -68,13 +53,8 @@ def lifetime_members(
     ).members
     kept = {c.window for c in computed}
     stale = [RollupWindow(DAILY.name, start) for start, _ in redo]
-    old = read_member_rows(conn, guild_id, [(w, 0) for w in stale if w in kept])
+    old = read_member_blocks(conn, guild_id, [(w, 0) for w in stale if w in kept])
     return _apply_corrections(stored, fresh, old)
-
-
-def _stored(conn: psycopg.Connection, guild_id: str) -> pl.DataFrame:
-    stored = warehouse.copy_out(conn, STORED_SQL, {"guild_id": guild_id}, LIFETIME_SCHEMA)
-    return stored.with_columns(warehouse.ms_to_datetime(*LIFETIME_INSTANTS))
 
 
 def _raw_days(now: datetime, raw_horizon: datetime) -> list[Span]:

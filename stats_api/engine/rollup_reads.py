@@ -1,4 +1,9 @@
-"""Reading the rows the pipeline stored for the rollup windows a plan picked, summed per bucket."""
+"""Reading what the pipeline stored for the windows a plan picked: member blocks and event counts.
+
+Member rows come as one block per picked window (a span of days is one block), merged per
+bucket and member by the caller; event counts from the picked windows' snapshot rows, a span's
+from its days.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,11 @@ from collections.abc import Sequence
 import polars as pl
 import psycopg
 
-from stats_api.engine.frames import COUNT_COLUMNS, MEMBER_INSTANTS, MEMBER_SCHEMA, SNAPSHOT_SCHEMA
+from stats_api.engine.frames import COUNT_COLUMNS, SNAPSHOT_SCHEMA
 from stats_api.engine.plan import BucketPlan, RollupWindow
-from stats_platform.storage import warehouse
+from stats_platform.storage import blocks, warehouse
 from stats_platform.storage.scripts import sql_script
 
-MEMBER_ROWS_SQL = sql_script(
-    __file__, "select_member_rows.sql", merged=warehouse.merged_member_columns("m")
-)
 SNAPSHOT_ROWS_SQL = sql_script(
     __file__,
     "select_snapshot_rows.sql",
@@ -31,16 +33,17 @@ def picks(plans: Sequence[BucketPlan]) -> list[Pick]:
 def read_rollups(
     conn: psycopg.Connection, guild_id: str, plans: Sequence[BucketPlan]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Member rows and event counts of every picked window, summed per bucket (and member)."""
+    """Member rows of every picked window tagged with its bucket, and its event counts."""
     chosen = picks(plans)
-    members = read_member_rows(conn, guild_id, chosen)
-    totals = warehouse.copy_out(conn, SNAPSHOT_ROWS_SQL, _params(guild_id, chosen), SNAPSHOT_SCHEMA)
-    return members.with_columns(warehouse.ms_to_datetime(*MEMBER_INSTANTS)), totals
+    members = read_member_blocks(conn, guild_id, chosen)
+    by_day = [(day, bucket) for window, bucket in chosen for day in window.days()]
+    totals = warehouse.copy_out(conn, SNAPSHOT_ROWS_SQL, _params(guild_id, by_day), SNAPSHOT_SCHEMA)
+    return members, totals
 
 
-def read_member_rows(conn: psycopg.Connection, guild_id: str, chosen: list[Pick]) -> pl.DataFrame:
-    """Member rows of the chosen windows, summed per bucket and member; instants as epoch ms."""
-    return warehouse.copy_out(conn, MEMBER_ROWS_SQL, _params(guild_id, chosen), MEMBER_SCHEMA)
+def read_member_blocks(conn: psycopg.Connection, guild_id: str, chosen: list[Pick]) -> pl.DataFrame:
+    """Member rows of the chosen windows' blocks, one row per window and member, with the bucket."""
+    return blocks.read_picked(conn, guild_id, [(w.grain, w.start, i) for w, i in chosen])
 
 
 def _params(guild_id: str, chosen: list[Pick]) -> dict[str, object]:

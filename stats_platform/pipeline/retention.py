@@ -81,7 +81,7 @@ def delete_expired_rollups(
             ).rowcount
             if not grain.member_rows_kept_forever:
                 removed[grain.members_asset] = conn.execute(
-                    "DELETE FROM member_activity WHERE period_type = %s"
+                    "DELETE FROM member_blocks WHERE period_type = %s"
                     " AND period_start + %s::interval <= %s",
                     (name, grain.length, horizon),
                 ).rowcount

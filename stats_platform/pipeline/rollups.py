@@ -14,7 +14,7 @@ from psycopg import sql
 
 from stats_platform.domain.grains import DAILY, LENGTHS
 from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_STATS_COLUMNS, MEMBER_STATS_KEYS
-from stats_platform.storage import warehouse
+from stats_platform.storage import blocks, warehouse
 from stats_platform.storage.scripts import script, sql_script
 from stats_platform.transforms import activity, voice
 from stats_platform.transforms.common import TIMESTAMP
@@ -62,7 +62,7 @@ def write_rollups(
     end: datetime,
     covered_until: datetime,
 ) -> None:
-    """Replaces the grain's rows in [start, end) and marks those windows computed, atomically."""
+    """Replaces the grain's rows and blocks in [start, end) and marks those windows computed, atomically."""
     with conn.transaction():
         _serialize_writers(conn, f"rollups:{grain}")
         warehouse.replace_window_rows(
@@ -73,9 +73,21 @@ def write_rollups(
             end=end,
             frame=rollups.snapshots,
         )
-        warehouse.replace_window_rows(
-            conn, "member_activity", period_type=grain, start=start, end=end, frame=rollups.members
+        # Member rows go in as one block per guild and window; daily rows are also kept one per
+        # member, for ever, because lifetime totals (member_stats) are summed from them.
+        blocks.replace_blocks(
+            conn, period_type=grain, start=start, end=end, members=rollups.members
         )
+        if grain == DAILY.name:
+            warehouse.replace_window_rows(
+                conn,
+                "member_activity",
+                period_type=grain,
+                start=start,
+                end=end,
+                frame=rollups.members,
+            )
+            blocks.rebuild_spans(conn, start=start, end=end)
         conn.execute(
             script(__file__, "upsert_computed_windows.sql"),
             {
@@ -208,6 +220,7 @@ def write_member_stats(conn: psycopg.Connection, totals: pl.DataFrame) -> None:
         )
         warehouse.copy_in(conn, "member_stats_stage", totals)
         conn.execute(_UPSERT_MEMBER_STATS)
+        blocks.write_lifetime_blocks(conn, totals["guild_id"].unique().to_list())
 
 
 def read_member_daily_rows(

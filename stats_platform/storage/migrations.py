@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
 from stats_platform.settings import PROJECT_ROOT
+from stats_platform.storage import blocks
 
 log = logging.getLogger("stats.migrations")
 
 MIGRATIONS_DIR = PROJECT_ROOT / "sql"
 # Any constant works; it only has to be the same for every process that migrates this database.
 MIGRATION_LOCK_ID = 0x57A75_0001
+
+
+DATA_STEPS: dict[str, Callable[[psycopg.Connection], object]] = {
+    "0005_member_blocks": blocks.build_from_member_rows,
+}
+"""Data a migration moves, in Python, in the same transaction as its SQL."""
 
 
 class MigrationError(RuntimeError):
@@ -81,6 +89,9 @@ def _apply(conn: psycopg.Connection, migration: Migration, timescaledb: str) -> 
         # The DDL reads this to choose hypertables or native partitions (see sql/0001).
         conn.execute("SELECT set_config('stats.timescaledb', %s, true)", (timescaledb,))
         conn.execute(migration.path.read_text())  # type: ignore[call-overload]
+        step = DATA_STEPS.get(migration.version)
+        if step is not None:
+            log.info("migration %s moved %s", migration.version, step(conn))
         conn.execute(
             "INSERT INTO schema_migrations (version, checksum) VALUES (%s, %s)",
             (migration.version, migration.checksum),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import polars as pl
@@ -138,12 +139,12 @@ def people_totals() -> list[pl.Expr]:
     ]
 
 
-def combine_members(frames: pl.LazyFrame) -> pl.LazyFrame:
-    """member_activity rows of any windows (mixed grains allowed) summed per (guild, user).
+def combine_members(frames: pl.LazyFrame, *, keys: Sequence[str] = ("guild_id",)) -> pl.LazyFrame:
+    """member_activity rows of any windows (mixed grains allowed) summed per (keys, user).
 
     The windows must not overlap, or their counts would be added twice.
     """
-    return frames.group_by("guild_id", "user_id").agg(_member_totals())
+    return frames.group_by(*keys, "user_id").agg(_member_totals())
 
 
 def lifetime_member_stats(daily_members: pl.LazyFrame) -> pl.LazyFrame:

@@ -15,13 +15,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import polars as pl
 import psycopg
 
 from stats_platform.defs.members.assets import member_stats
 from stats_platform.defs.rollups.assets import rollups_5min, rollups_daily, rollups_hourly
 from stats_platform.defs.voice.assets import voice_sessions
+from stats_platform.domain.blocks import BLOCK_PERIODS
+from stats_platform.domain.grains import GRAIN_NAMES
+from stats_platform.domain.instants import EPOCH
 from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
 from stats_platform.resources import PipelineSettings, PostgresResource
+from stats_platform.storage import blocks, warehouse
 
 GUILD = "100"
 REDIS_URL = os.environ.get("STATS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -29,6 +34,7 @@ RANGE_START = "dagster/asset_partition_range_start"
 RANGE_END = "dagster/asset_partition_range_end"
 MIN_MS = 60_000
 HOUR_MS = 60 * MIN_MS
+END_OF_TIME = datetime(9999, 1, 1, tzinfo=UTC)
 
 ROLLUPS = {"5min": rollups_5min, "hourly": rollups_hourly, "daily": rollups_daily}
 PARTITIONS = {
@@ -175,13 +181,24 @@ def snapshot(conn: psycopg.Connection, grain: str, start: datetime) -> dict | No
     return dict(zip([c.name for c in cur.description], found, strict=True))
 
 
+def stage_member_rows(conn: psycopg.Connection) -> None:
+    """`member_rows`, a temporary table shaped like member_activity: the rows of every grain's
+    member blocks, as the pipeline stores 5-minute and hourly member rows only in blocks."""
+    conn.execute("CREATE TEMP TABLE IF NOT EXISTS member_rows (LIKE member_activity)")
+    conn.execute("DELETE FROM member_rows")
+    for grain in GRAIN_NAMES:
+        frame = blocks.read_all_guilds(conn, period_type=grain, start=EPOCH, end=END_OF_TIME)
+        warehouse.copy_in(conn, "member_rows", frame.with_columns(period_type=pl.lit(grain)))
+
+
 def member_voice(conn: psycopg.Connection, grain: str) -> dict[tuple[datetime, str], int]:
-    """voice_ms of every member_activity row of the grain with voice, keyed (period_start, user)."""
+    """voice_ms of every member row of the grain with voice, keyed (period_start, user)."""
+    stage_member_rows(conn)
     return {
         (start, user): ms
         for start, user, ms in rows(
             conn,
-            "SELECT period_start, user_id, voice_ms FROM member_activity"
+            "SELECT period_start, user_id, voice_ms FROM member_rows"
             " WHERE period_type = %s AND voice_ms > 0 ORDER BY period_start, user_id",
             (grain,),
         )
@@ -217,4 +234,14 @@ TABLE_DUMPS = {
 
 
 def dump_tables(conn: psycopg.Connection) -> dict[str, list[tuple]]:
-    return {table: rows(conn, query) for table, query in TABLE_DUMPS.items()}
+    dumped = {table: rows(conn, query) for table, query in TABLE_DUMPS.items()}
+    dumped["member_blocks"] = [
+        (period_type, *row)
+        for period_type in BLOCK_PERIODS
+        for row in blocks.read_all_guilds(
+            conn, period_type=period_type, start=EPOCH, end=END_OF_TIME
+        )
+        .sort("guild_id", "period_start", "user_id")
+        .iter_rows()
+    ]
+    return dumped

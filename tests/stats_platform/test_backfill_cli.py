@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from platform_testkit import MIN_MS, key, message, rows, voice
+from platform_testkit import MIN_MS, key, message, rows, stage_member_rows, voice
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DAGSTER = str(Path(sys.executable).parent / "dagster")
@@ -51,9 +51,10 @@ def test_hourly_range_backfill_from_the_command_line(db, store, t, database_url,
         (t(10), 2, 1, 30 * MIN_MS, 2),
         (t(11), 3, 2, 15 * MIN_MS, 3),
     ]
+    stage_member_rows(db)
     assert rows(
         db,
-        "SELECT period_start, user_id, messages, voice_ms FROM member_activity"
+        "SELECT period_start, user_id, messages, voice_ms FROM member_rows"
         " WHERE period_type = 'hourly' ORDER BY period_start, user_id",
     ) == [
         (t(10), "1", 1, 0),

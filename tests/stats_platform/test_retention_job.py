@@ -19,6 +19,7 @@ from platform_testkit import (
     message,
     rows,
     run_resources,
+    stage_member_rows,
 )
 
 from stats_platform.defs.retention.ops import retention_job
@@ -138,9 +139,10 @@ def test_snapshot_rows_past_their_horizon_are_removed_and_daily_member_rows_kept
         db,
         "SELECT period_type, period_start FROM metrics_snapshots ORDER BY period_type, period_start",
     ) == [("5min", t(10)), ("daily", base), ("hourly", t(10))]
+    stage_member_rows(db)
     assert rows(
         db,
-        "SELECT period_type, period_start, user_id FROM member_activity"
+        "SELECT period_type, period_start, user_id FROM member_rows"
         " ORDER BY period_type, period_start",
     ) == [
         ("5min", t(10), "2"),

@@ -15,6 +15,7 @@ from platform_testkit import (
     reaction,
     rows,
     snapshot,
+    stage_member_rows,
     voice,
 )
 
@@ -143,6 +144,7 @@ def test_guilds_are_counted_apart(db, store, t, base, resources):
         "SELECT guild_id, total_events, total_messages, voice_ms, unique_active_users"
         " FROM metrics_snapshots ORDER BY guild_id",
     ) == [("100", 1, 1, 0, 1), ("200", 4, 2, 10 * MIN_MS, 2)]
+    stage_member_rows(db)
     assert rows(
-        db, "SELECT guild_id, user_id, messages, voice_ms FROM member_activity ORDER BY 1, 2"
+        db, "SELECT guild_id, user_id, messages, voice_ms FROM member_rows ORDER BY 1, 2"
     ) == [("100", "1", 1, 0), ("200", "1", 1, 10 * MIN_MS), ("200", "2", 1, 0)]

@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from stats_platform.domain import rollups
+from stats_platform.domain.blocks import BLOCK_PERIODS
 from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import GRAIN_NAMES, GRAINS, RESOLUTIONS
 from stats_platform.resources import PipelineSettings
@@ -40,7 +41,8 @@ def test_period_type_constraints_name_exactly_the_declared_grains(db):
     tables = {table for table, _ in definitions}
     assert {"metrics_snapshots", "member_activity", "computed_windows", "window_arrivals"} <= tables
     for table, definition in definitions:
-        assert sorted(re.findall(r"'([^']+)'::text", definition)) == sorted(GRAIN_NAMES), table
+        declared = BLOCK_PERIODS if table == "member_blocks" else GRAIN_NAMES
+        assert sorted(re.findall(r"'([^']+)'::text", definition)) == sorted(declared), table
 
 
 def test_transforms_emit_the_declared_columns():

@@ -1,3 +1,0 @@
-SELECT {columns}
-FROM member_stats
-WHERE guild_id = %(guild_id)s
