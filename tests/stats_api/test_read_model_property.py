@@ -18,11 +18,10 @@ from stats_api.engine.activity import activity, bucket_totals, combine, plan_buc
 from stats_api.engine.plan import BucketPlan
 from stats_api.engine.raw_tail import compute_raw
 from stats_platform.domain.blocks import SPAN_NAMES
-from stats_platform.domain.grains import DAILY, GRAINS
+from stats_platform.domain.grains import DAILY
 from stats_platform.domain.voice import DEFAULT_CAP
-from stats_platform.pipeline import rollups
 from tests.conftest import DATA_TABLES
-from tests.stats_platform.platform_testkit import Event, store_events
+from tests.stats_platform.platform_testkit import Event, compute_everything, store_events
 
 DAYS = 4
 USERS = ["1", "2", "3", "4", "5"]
@@ -61,18 +60,6 @@ def _event(kind: str, minute: int, user: str, other: str | None, guild: str) -> 
     return Event(kind, ts, user, channel_id="500", data=data, guild_id=guild)
 
 
-def _materialize(conn: psycopg.Connection, now: datetime) -> None:
-    """What the jobs do: voice sessions and every grain over the data's days, then member_stats."""
-    start, end = _base(), _base() + DAILY.length * DAYS
-    rollups.rebuild_voice_sessions(conn, start=start, end=end, covered_until=now, cap=DEFAULT_CAP)
-    for grain in GRAINS:
-        window = {"grain": grain.name, "start": start, "end": end, "covered_until": now}
-        rollups.write_rollups(
-            conn, rollups.compute_rollups(conn, **window, cap=DEFAULT_CAP), **window
-        )
-    rollups.rebuild_member_stats(conn, start=start, end=end)
-
-
 def _buckets(zone: str, unit: str, first_hour: int, count: int) -> list[tuple[datetime, datetime]]:
     tz = ZoneInfo(zone)
     local = _base().astimezone(tz).replace(hour=0, minute=0) + timedelta(hours=first_hour)
@@ -106,7 +93,7 @@ def test_blocks_answer_what_the_raw_events_answer(db, events, asked):
         db.execute(f"DELETE FROM {table}")
     store_events(db, events)
     now = datetime.now(UTC).replace(microsecond=0)
-    _materialize(db, now)
+    compute_everything(db, start=_base(), end=_base() + DAILY.length * DAYS, covered_until=now)
     buckets = _buckets(*asked)
     horizon = now - timedelta(days=30)
     for guild in GUILDS:

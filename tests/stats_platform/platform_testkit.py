@@ -24,7 +24,9 @@ from stats_platform.defs.voice.assets import voice_sessions
 from stats_platform.domain.blocks import BLOCK_PERIODS
 from stats_platform.domain.grains import GRAIN_NAMES
 from stats_platform.domain.instants import EPOCH
+from stats_platform.domain.voice import DEFAULT_CAP
 from stats_platform.partitions import daily_partitions, five_minute_partitions, hourly_partitions
+from stats_platform.pipeline import rollups
 from stats_platform.resources import PipelineSettings, PostgresResource
 from stats_platform.storage import blocks, warehouse
 
@@ -245,3 +247,19 @@ def dump_tables(conn: psycopg.Connection) -> dict[str, list[tuple]]:
         .iter_rows()
     ]
     return dumped
+
+
+def compute_everything(
+    conn: psycopg.Connection, *, start: datetime, end: datetime, covered_until: datetime
+) -> None:
+    """What the jobs do over the days [start, end), by the library calls their assets make:
+    voice sessions, every grain's rollups, then member_stats."""
+    rollups.rebuild_voice_sessions(
+        conn, start=start, end=end, covered_until=covered_until, cap=DEFAULT_CAP
+    )
+    for grain in GRAIN_NAMES:
+        window = {"grain": grain, "start": start, "end": end, "covered_until": covered_until}
+        rollups.write_rollups(
+            conn, rollups.compute_rollups(conn, **window, cap=DEFAULT_CAP), **window
+        )
+    rollups.rebuild_member_stats(conn, start=start, end=end)
