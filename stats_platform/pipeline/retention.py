@@ -10,6 +10,7 @@ import psycopg
 import redis
 from psycopg import sql
 
+from stats_platform.domain.grains import HOURLY
 from stats_platform.domain.grains import grain as grain_named
 
 log = logging.getLogger("stats.retention")
@@ -89,6 +90,15 @@ def delete_expired_rollups(
                 "DELETE FROM computed_windows WHERE period_type = %s AND period_end <= %s",
                 (name, horizon),
             )
+            if name == HOURLY.name:
+                # The hourly grain's voice checkpoints go with its windows; midnights stay.
+                for table in ("voice_checkpoints", "voice_checkpoint_marks"):
+                    conn.execute(
+                        sql.SQL(
+                            "DELETE FROM {} WHERE at <= %s AND at <> date_trunc('day', at, 'UTC')"
+                        ).format(sql.Identifier(table)),
+                        (horizon,),
+                    )
     return removed
 
 

@@ -5,14 +5,15 @@ No Dagster here, so the assets, the benchmarks and the tests run the very same c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import polars as pl
 import psycopg
 from psycopg import sql
 
-from stats_platform.domain.grains import DAILY, LENGTHS
+from stats_platform.domain.grains import DAILY, HOURLY, LENGTHS
+from stats_platform.domain.instants import floor_to
 from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_STATS_COLUMNS, MEMBER_STATS_KEYS
 from stats_platform.storage import blocks, warehouse
 from stats_platform.storage.scripts import script, sql_script
@@ -25,6 +26,10 @@ class Rollups:
     snapshots: pl.DataFrame
     members: pl.DataFrame
     events_read: int
+    checkpoint_at: list[datetime] = field(default_factory=list)
+    """Hour starts in (start, end] other than midnights: the hourly grain checkpoints voice there."""
+    checkpoints: pl.DataFrame | None = None
+    """The sessions open at each of `checkpoint_at` (voice_checkpoints rows)."""
 
 
 def compute_rollups(
@@ -43,14 +48,31 @@ def compute_rollups(
     ).collect()
     sessions = warehouse.load_voice_sessions(
         conn, start=start, end=end, cap=cap, received_before=covered_until
-    )
+    ).collect()
     voice_windows = voice.voice_by_window(
-        sessions, start=start, end=end, every=every, as_of=covered_until, cap=cap
+        sessions.lazy(), start=start, end=end, every=every, as_of=covered_until, cap=cap
     )
     members = activity.member_activity(events.lazy(), voice_windows, every=every)
     snapshots = activity.metrics_snapshots(events.lazy(), members, every=every)
     members_df, snapshots_df = pl.collect_all([members, snapshots])
-    return Rollups(snapshots=snapshots_df, members=members_df, events_read=events.height)
+    hours = _checkpoint_hours(grain, start, end)
+    return Rollups(
+        snapshots=snapshots_df,
+        members=members_df,
+        events_read=events.height,
+        checkpoint_at=hours,
+        checkpoints=_open_at_each(sessions, hours, cap) if hours else None,
+    )
+
+
+def _checkpoint_hours(grain: str, start: datetime, end: datetime) -> list[datetime]:
+    """Where the hourly grain checkpoints voice: each hour end in (start, end] but midnights
+    (the daily voice job's). A replay from the raw events then starts at most an hour back."""
+    if grain != HOURLY.name:
+        return []
+    hour = HOURLY.length
+    ends = (start + hour * i for i in range(1, (end - start) // hour + 1))
+    return [at for at in ends if at != floor_to(at, DAILY.length)]
 
 
 def write_rollups(
@@ -98,6 +120,8 @@ def write_rollups(
                 "covered_until": covered_until,
             },
         )
+        if rollups.checkpoints is not None:
+            _replace_checkpoints(conn, rollups.checkpoint_at, rollups.checkpoints, covered_until)
 
 
 def rebuild_voice_sessions(
@@ -123,12 +147,8 @@ def rebuild_voice_sessions(
     midnights = [start + day * i for i in range(1, (end - start) // day + 1)]
     checkpoints = _open_at_each(sessions, midnights, cap)
     with conn.transaction():
-        _replace_voice_rows(conn, start, end, written, earlier, checkpoints)
-        conn.execute(
-            "INSERT INTO voice_checkpoint_marks (at, covered_until) SELECT unnest(%s::timestamptz[]), %s"
-            " ON CONFLICT (at) DO UPDATE SET covered_until = EXCLUDED.covered_until, computed_at = now()",
-            (midnights, covered_until),
-        )
+        _replace_voice_rows(conn, start, end, written, earlier)
+        _replace_checkpoints(conn, midnights, checkpoints, covered_until)
     return {
         "sessions": written.height - earlier.height,
         "earlier_sessions_rewritten": earlier.height,
@@ -156,9 +176,8 @@ def _replace_voice_rows(
     end: datetime,
     written: pl.DataFrame,
     earlier: pl.DataFrame,
-    checkpoints: pl.DataFrame,
 ) -> None:
-    """Sessions and checkpoints of [start, end) replaced, inside the caller's transaction."""
+    """Sessions of [start, end) replaced, inside the caller's transaction."""
     conn.execute(
         "DELETE FROM voice_sessions WHERE started_at >= %s AND started_at < %s", (start, end)
     )
@@ -168,8 +187,22 @@ def _replace_voice_rows(
         [earlier[c].to_list() for c in ("guild_id", "user_id", "started_at")],
     )
     warehouse.copy_in(conn, "voice_sessions", written)
-    conn.execute("DELETE FROM voice_checkpoints WHERE at > %s AND at <= %s", (start, end))
+
+
+def _replace_checkpoints(
+    conn: psycopg.Connection,
+    at: list[datetime],
+    checkpoints: pl.DataFrame,
+    covered_until: datetime,
+) -> None:
+    """The checkpoints at these instants replaced and marked, inside the caller's transaction."""
+    conn.execute("DELETE FROM voice_checkpoints WHERE at = ANY(%s)", (at,))
     warehouse.copy_in(conn, "voice_checkpoints", checkpoints)
+    conn.execute(
+        "INSERT INTO voice_checkpoint_marks (at, covered_until) SELECT unnest(%s::timestamptz[]), %s"
+        " ON CONFLICT (at) DO UPDATE SET covered_until = EXCLUDED.covered_until, computed_at = now()",
+        (at, covered_until),
+    )
 
 
 _UPSERT_MEMBER_STATS = sql_script(

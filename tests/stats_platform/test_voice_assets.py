@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import polars as pl
 from platform_testkit import (
     DAILY_ASSETS,
     HOUR_MS,
@@ -23,6 +24,8 @@ from platform_testkit import (
     voice,
 )
 
+from stats_platform.storage import warehouse
+
 DAY = timedelta(days=1)
 
 
@@ -35,8 +38,19 @@ def sessions(db) -> list[tuple]:
 
 
 def checkpoints(db) -> list[tuple]:
+    """The voice_sessions asset's checkpoints: those at midnights (the hourly grain's aside)."""
     return rows(
-        db, "SELECT at, user_id, channel_id, started_at FROM voice_checkpoints ORDER BY 1, 2"
+        db,
+        "SELECT at, user_id, channel_id, started_at FROM voice_checkpoints"
+        " WHERE at = date_trunc('day', at, 'UTC') ORDER BY 1, 2",
+    )
+
+
+def hourly_checkpoints(db) -> list[tuple]:
+    return rows(
+        db,
+        "SELECT at, user_id, channel_id, started_at FROM voice_checkpoints"
+        " WHERE at <> date_trunc('day', at, 'UTC') ORDER BY 1, 2",
     )
 
 
@@ -143,7 +157,10 @@ def test_cap_is_configurable(db, store, t, base, database_url):
 
     assert sessions(db) == [("5", "900", t(6), t(7), "cap")]
     assert checkpoints(db) == []
-    assert rows(db, "SELECT at FROM voice_checkpoint_marks ORDER BY at") == [
+    assert rows(
+        db,
+        "SELECT at FROM voice_checkpoint_marks WHERE at = date_trunc('day', at, 'UTC') ORDER BY at",
+    ) == [
         (base + DAY,),
         (base + 2 * DAY,),
     ]
@@ -244,3 +261,40 @@ def test_session_still_open_is_stored_open_and_counts_up_to_the_window_end(db, s
     assert checkpoints(db) == [(today, "8", "900", today - timedelta(seconds=1))]
     assert member_voice(db, "daily") == {(yesterday, "8"): 1000}
     assert rows(db, "SELECT last_voice_at FROM member_stats") == [(today,)]
+
+
+def test_the_hourly_grain_checkpoints_each_hour_and_a_replay_from_there_is_exact(
+    db, store, t, base, resources
+):
+    store(
+        voice(t(6), "5", "900"),  # never closed: the 24 h cap ends it at 06:00 on day 1
+        voice(t(13, 30), "6", "901"),
+        voice(t(14, 10), "6", "902"),  # a move
+        voice(t(15, 5), "6", None),
+    )
+    materialize([ROLLUPS["hourly"]], resources, grain="hourly", start=t(13), last=t(15))
+
+    # Hour ends 14:00, 15:00 and 16:00 (midnights are the voice_sessions asset's).
+    assert hourly_checkpoints(db) == [
+        (t(14), "5", "900", t(6)),
+        (t(14), "6", "901", t(13, 30)),
+        (t(15), "5", "900", t(6)),
+        (t(15), "6", "902", t(14, 10)),
+        (t(16), "5", "900", t(6)),
+    ]
+    assert rows(db, "SELECT at FROM voice_checkpoint_marks ORDER BY at") == [
+        (t(14),),
+        (t(15),),
+        (t(16),),
+    ]
+    # The API's replay from 14:30 starts at the 14:00 checkpoint; from scratch it reads all.
+    from_checkpoint = warehouse.load_voice_sessions(
+        db, start=t(14, 30), end=t(17), cap=DAY
+    ).collect()
+    db.execute("DELETE FROM voice_checkpoint_marks")
+    from_scratch = warehouse.load_voice_sessions(db, start=t(14, 30), end=t(17), cap=DAY).collect()
+    overlapping = pl.col("ended_at").is_null() | (pl.col("ended_at") > t(14, 30))
+    assert from_checkpoint.filter(overlapping).sort("user_id", "started_at").rows() == (
+        from_scratch.filter(overlapping).sort("user_id", "started_at").rows()
+    )
+    assert from_checkpoint.filter(overlapping).height == 2  # user 5 in 900, user 6 in 902
