@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # How long after a 5-minute window closes its run waits for the bot's batches to land.
     batch_delay_seconds: int = Field(default=15, ge=0, le=300)
 
+    # A migration waits at most this long for a lock, then lets the statements queued behind it
+    # (ingest's INSERTs) through and tries again after a backoff (docs/operations.md, Migrations).
+    migration_lock_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
+    migration_lock_attempts: int = Field(default=10, ge=1, le=1000)
+
     cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
     failure_webhook_url: str | None = None
 

@@ -14,7 +14,7 @@ from stats_platform.logs import configure_logging
 from stats_platform.settings import Settings, get_settings
 from stats_platform.storage.api_keys import ApiKey, Scope, create_key, list_keys, revoke_key
 from stats_platform.storage.database import resolve_database_url
-from stats_platform.storage.migrations import migrate
+from stats_platform.storage.migrations import LockPolicy, migrate
 from stats_platform.tools.simulate.command import simulate_command
 
 app = typer.Typer(
@@ -42,7 +42,7 @@ def db_migrate() -> None:
     """Apply pending migrations from sql/ (a no-op when up to date)."""
     settings = get_settings()
     url = resolve_database_url(settings)
-    done = migrate(url, timescaledb=settings.timescaledb)
+    done = migrate(url, timescaledb=settings.timescaledb, locks=LockPolicy.from_settings(settings))
     typer.echo(
         f"applied {len(done)} migration(s): {', '.join(done)}" if done else "database is up to date"
     )
@@ -185,7 +185,7 @@ def _serve(database_url: str, host: str, port: int) -> None:
 
 def _migrated_database(settings: Settings) -> str:
     url = resolve_database_url(settings)
-    done = migrate(url, timescaledb=settings.timescaledb)
+    done = migrate(url, timescaledb=settings.timescaledb, locks=LockPolicy.from_settings(settings))
     if done:
         typer.echo(f"applied {len(done)} migration(s): {', '.join(done)}", err=True)
     return url
