@@ -55,11 +55,17 @@ def missed_windows_sensor(
 
 
 def _unfinished_windows(instance: dg.DagsterInstance, grain: Grain) -> set[datetime]:
-    """Window starts of the grain's queued or running runs (a schedule's, a backfill's, ours)."""
+    """Window starts of queued or running runs of the grain's rollups, whoever launched them.
+
+    That is the grain's job (schedules, sensors) and any run selecting its assets: an
+    operator's `dagster asset materialize --partition-range` runs as `__ASSET_JOB`.
+    """
     partitions_def = PARTITIONS[grain.name]
+    snapshots = dg.AssetKey(grain.snapshots_asset)
     windows: set[datetime] = set()
-    runs = instance.get_runs(dg.RunsFilter(job_name=JOBS[grain.name].name, statuses=UNFINISHED))
-    for run in runs:
+    for run in instance.get_runs(dg.RunsFilter(statuses=UNFINISHED)):
+        if run.job_name != JOBS[grain.name].name and snapshots not in (run.asset_selection or ()):
+            continue
         first = run.tags.get(RANGE_START_TAG) or run.tags.get(PARTITION_TAG)
         last = run.tags.get(RANGE_END_TAG) or first
         if first is None or last is None:
