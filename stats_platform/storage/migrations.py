@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psycopg
 
-from stats_platform.settings import PROJECT_ROOT, Settings
+from stats_platform.settings import PROJECT_ROOT, Settings, get_settings
 
 log = logging.getLogger("stats.migrations")
 
@@ -39,8 +39,8 @@ class MigrationError(RuntimeError):
 class LockPolicy:
     """How long a statement waits for a lock, and how often a migration tries again."""
 
-    lock_timeout_ms: int = 2000
-    attempts: int = 10
+    lock_timeout_ms: int
+    attempts: int
     backoff_ms: int = 500
     max_backoff_ms: int = 15_000
 
@@ -117,7 +117,7 @@ def migrate(
     locks: LockPolicy | None = None,
 ) -> list[str]:
     """Apply every pending migration; returns the versions applied (empty when up to date)."""
-    locks = locks or LockPolicy()
+    locks = locks or LockPolicy.from_settings(get_settings())
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK_ID,))
         try:
