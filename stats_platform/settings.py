@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     # How long after a 5-minute window closes its run waits for the bot's batches to land.
     batch_delay_seconds: int = Field(default=15, ge=0, le=300)
 
+    # missed_windows_sensor: how far back it looks for windows never computed, and how long past
+    # a window's due time it leaves the schedule's run to commit (docs/operations.md).
+    missed_windows_lookback_minutes: int = Field(default=2 * 24 * 60, ge=5, le=60 * 24 * 60)
+    missed_windows_grace_seconds: int = Field(default=120, ge=0, le=3600)
+
+    # A migration waits at most this long for a lock, then lets the statements queued behind it
+    # (ingest's INSERTs) through and tries again after a backoff (docs/operations.md, Migrations).
+    migration_lock_timeout_ms: int = Field(default=2000, ge=10, le=60_000)
+    migration_lock_attempts: int = Field(default=10, ge=1, le=1000)
+
     cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
     failure_webhook_url: str | None = None
 

@@ -121,7 +121,7 @@ def first_partial_day(url: str, day: datetime) -> float:
         # Autovacuum would analyze the new rows before long. Unanalyzed, the lifetime read's
         # join of member_activity with itself is planned as a nested loop over a seq scan.
         conn.execute("ANALYZE member_activity")
-        rollups.rebuild_member_stats(conn, start=day, end=end)
+        rollups.rebuild_member_stats(conn, start=day, end=end, as_of=covered, cap=CAP)
         conn.commit()
     return time.perf_counter() - started
 

@@ -237,12 +237,30 @@ def _settle_capped(covered_until: datetime, cap: timedelta) -> list[pl.Expr]:
     ]
 
 
-def rebuild_member_stats(conn: psycopg.Connection, *, start: datetime, end: datetime) -> int:
-    """Lifetime totals of every member active in [start, end), summed again from all their daily rows."""
+def rebuild_member_stats(
+    conn: psycopg.Connection, *, start: datetime, end: datetime, as_of: datetime, cap: timedelta
+) -> int:
+    """Lifetime totals of every member active in [start, end), summed again from all their daily rows.
+
+    Their latest voice comes from voice_sessions (written by the same daily job): a daily row's
+    last_voice_at stops at its day's end, which is not a voice time of the member when the
+    session runs on past the last computed day.
+    """
     daily = read_member_daily_rows(conn, start=start, end=end)
-    totals = activity.lifetime_member_stats(daily.lazy()).collect()
+    session_ends = warehouse.copy_out(
+        conn,
+        script(__file__, "select_member_last_voice.sql"),
+        {"grain": DAILY.name, "start": start, "end": end, "as_of": as_of, "cap": cap},
+        LAST_VOICE_SCHEMA,
+    ).with_columns(warehouse.ms_to_datetime("last_voice_at"))
+    totals = activity.with_session_ends(
+        activity.lifetime_member_stats(daily.lazy()), session_ends.lazy()
+    ).collect()
     write_member_stats(conn, totals)
     return totals.height
+
+
+LAST_VOICE_SCHEMA = {"guild_id": pl.String, "user_id": pl.String, "last_voice_at": pl.Int64}
 
 
 def write_member_stats(conn: psycopg.Connection, totals: pl.DataFrame) -> None:

@@ -16,6 +16,8 @@ class PipelineSettings(dg.ConfigurableResource):
     raw_retention_days: int = 30
     snapshot_retention_days: int = 365
     five_minute_retention_days: int = 90
+    missed_windows_lookback_minutes: int = 2 * 24 * 60
+    missed_windows_grace_seconds: int = 120
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettings:
@@ -24,6 +26,15 @@ class PipelineSettings(dg.ConfigurableResource):
     @property
     def voice_cap(self) -> timedelta:
         return timedelta(hours=self.voice_session_cap_hours)
+
+    @property
+    def missed_window_run_delay(self) -> timedelta:
+        """How long after its schedule tick a window's run has committed, or never will."""
+        return timedelta(
+            seconds=self.settle_seconds
+            + self.batch_delay_seconds
+            + self.missed_windows_grace_seconds
+        )
 
     def retention_days(self, setting: str) -> int:
         """The value of a retention setting named by a grain (`Grain.retention_setting`)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Annotated
 
 import psycopg
@@ -13,14 +14,15 @@ from psycopg.conninfo import conninfo_to_dict
 from stats_platform.logs import configure_logging
 from stats_platform.settings import Settings, get_settings
 from stats_platform.storage.api_keys import ApiKey, Scope, create_key, list_keys, revoke_key
+from stats_platform.storage.backup import BackupError, backup, restore
 from stats_platform.storage.database import resolve_database_url
-from stats_platform.storage.migrations import migrate
+from stats_platform.storage.migrations import LockPolicy, migrate
 from stats_platform.tools.simulate.command import simulate_command
 
 app = typer.Typer(
     help="Discord stats platform: database, keys, API, pipeline.", no_args_is_help=True
 )
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema, backup and restore.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
@@ -42,10 +44,38 @@ def db_migrate() -> None:
     """Apply pending migrations from sql/ (a no-op when up to date)."""
     settings = get_settings()
     url = resolve_database_url(settings)
-    done = migrate(url, timescaledb=settings.timescaledb)
+    done = migrate(url, timescaledb=settings.timescaledb, locks=LockPolicy.from_settings(settings))
     typer.echo(
         f"applied {len(done)} migration(s): {', '.join(done)}" if done else "database is up to date"
     )
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="the backup to write (pg_dump custom format)")],
+) -> None:
+    """Back up the stats database to FILE with pg_dump -Fc."""
+    try:
+        backup(resolve_database_url(get_settings()), file)
+    except BackupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"backed up to {file}")
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="a backup written by `db backup`")],
+) -> None:
+    """Restore FILE into the configured database, which must be new or empty; then migrate."""
+    settings = get_settings()
+    url = resolve_database_url(settings)
+    try:
+        timescaledb = restore(url, file)
+    except BackupError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    done = migrate(url, timescaledb=settings.timescaledb, locks=LockPolicy.from_settings(settings))
+    extension = " (TimescaleDB pre/post restore)" if timescaledb else ""
+    typer.echo(f"restored {file} into {_where(url)}{extension}; {len(done)} newer migration(s)")
 
 
 @keys_app.command("create")
@@ -185,7 +215,7 @@ def _serve(database_url: str, host: str, port: int) -> None:
 
 def _migrated_database(settings: Settings) -> str:
     url = resolve_database_url(settings)
-    done = migrate(url, timescaledb=settings.timescaledb)
+    done = migrate(url, timescaledb=settings.timescaledb, locks=LockPolicy.from_settings(settings))
     if done:
         typer.echo(f"applied {len(done)} migration(s): {', '.join(done)}", err=True)
     return url

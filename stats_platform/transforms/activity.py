@@ -154,3 +154,24 @@ def lifetime_member_stats(daily_members: pl.LazyFrame) -> pl.LazyFrame:
         "user_id",
         *(pl.col(member).alias(lifetime) for member, lifetime in LIFETIME_FROM_MEMBER.items()),
     )
+
+
+def with_session_ends(lifetime: pl.LazyFrame, session_ends: pl.LazyFrame) -> pl.LazyFrame:
+    """member_stats rows whose last voice (and so last seen) is at least their sessions' latest end.
+
+    `session_ends` has guild_id, user_id, last_voice_at: each member's latest voice instant by
+    their sessions, which may lie past the last day the daily rows cover.
+    """
+    latest = pl.col("session_last_voice_at")
+    return (
+        lifetime.join(
+            session_ends.rename({"last_voice_at": "session_last_voice_at"}),
+            on=["guild_id", "user_id"],
+            how="left",
+        )
+        .with_columns(
+            last_voice_at=pl.max_horizontal("last_voice_at", latest),
+            last_seen=pl.max_horizontal("last_seen", latest),
+        )
+        .drop("session_last_voice_at")
+    )

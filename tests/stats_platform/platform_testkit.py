@@ -262,4 +262,4 @@ def compute_everything(
         rollups.write_rollups(
             conn, rollups.compute_rollups(conn, **window, cap=DEFAULT_CAP), **window
         )
-    rollups.rebuild_member_stats(conn, start=start, end=end)
+    rollups.rebuild_member_stats(conn, start=start, end=end, as_of=covered_until, cap=DEFAULT_CAP)

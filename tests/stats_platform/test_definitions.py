@@ -46,6 +46,7 @@ def test_job_schedule_and_sensor_names(repository):
     ]
     assert sorted(sensor.name for sensor in repository.sensor_defs) == [
         "late_data_sensor",
+        "missed_windows_sensor",
         "run_failure_alert_sensor",
     ]
 

