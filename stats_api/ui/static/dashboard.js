@@ -25,7 +25,7 @@ function startGuildForm() {
 }
 
 function startGuildPage(guildId) {
-  const page = { guildId, memberPage: 1, live: null, latest: {}, refreshing: null };
+  const page = { guildId, memberPage: 1, live: null, latest: {}, refreshing: null, refreshAgain: false };
   byTestId("guild-id").textContent = guildId;
   const controls = $("#controls");
   controls.elements.tz.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
@@ -180,10 +180,21 @@ function onLiveTotals(page, event) {
       if (event.totals && name in event.totals) setNumber(byTestId(`card-${name}`), event.totals[name]);
     }
   }
-  if (!page.refreshing) {
-    page.refreshing = refresh(page, ["dashboard", "activity", "leaderboard"])
-      .finally(() => { page.refreshing = null; });
+  refreshAfterEvent(page);
+}
+
+// One refresh at a time; an event that comes during one gets another after it, since the one
+// under way may have read the database before that event's batch was committed.
+function refreshAfterEvent(page) {
+  if (page.refreshing) {
+    page.refreshAgain = true;
+    return;
   }
+  page.refreshAgain = false;
+  page.refreshing = refresh(page, ["dashboard", "activity", "leaderboard"]).finally(() => {
+    page.refreshing = null;
+    if (page.refreshAgain) refreshAfterEvent(page);
+  });
 }
 
 function renderDashboard(body, s) {
