@@ -227,8 +227,9 @@ function renderActivity(body, s) {
   const layout = {
     barmode: "group", margin: { t: 24, r: 56, b: 48, l: 48 }, legend: { orientation: "h" },
     xaxis: { title: { text: `bucket start (${s.tz})` }, type: "category" },
-    yaxis: { title: { text: "count" }, rangemode: "tozero" },
-    yaxis2: { title: { text: "voice minutes" }, overlaying: "y", side: "right", rangemode: "tozero" },
+    yaxis: { title: { text: "count" }, rangemode: "tozero", tickformat: ",d" },
+    yaxis2: { title: { text: "voice minutes" }, overlaying: "y", side: "right", rangemode: "tozero",
+      tickformat: ",d" },
   };
   if (window.Plotly) window.Plotly.react(chart, traces, layout, { displaylogo: false, responsive: true });
   else chart.textContent = "The chart library did not load.";
