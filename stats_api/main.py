@@ -19,6 +19,7 @@ from stats_api.live.presence import LivePresence
 from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
 from stats_api.redis_gate import RedisGate
+from stats_api.ui import routes as ui
 from stats_platform.logs import configure_logging, configure_structlog, get_logger
 from stats_platform.settings import Settings, get_settings
 from stats_platform.storage.database import open_pool, resolve_database_url
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     for stats in (dashboard, members, leaderboard, activity, voice):
         app.include_router(stats.router)
+    app.include_router(ui.router)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
     app.add_exception_handler(PoolTimeout, _database_unavailable)

@@ -245,6 +245,7 @@ def _welcome(config: DemoConfig, history: Summary, read_key: str, logs: Path) ->
             f"  API docs     {config.api_url}/docs",
             f"  read key     {read_key}",
             f"The biggest guild, {guild.guild_id} ({guild.messages:,} messages in the history):",
+            f"  dashboard page  {config.api_url}/ui/guilds/{guild.guild_id}  (enter the read key)",
             f"  curl {auth} '{base}/dashboard?period=week'",
             f"  curl {auth} '{base}/leaderboard?category=overall&period=week'",
             f"  curl {auth} '{base}/activity?period=week&granularity=day'",

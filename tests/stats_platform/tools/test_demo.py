@@ -96,6 +96,9 @@ def test_readme_first_command_runs_the_demo_from_a_fresh_clone_and_stops_clean(
         run.wait_until(lambda: get(f"{dagster}/server_info") == 200, "Dagster webserver")
         assert body["totalMessages"] > 0
         assert get(dashboard) == 401  # auth is on: the read key is needed
+        guild = dashboard.removeprefix(f"{api}/v1/guilds/").split("/")[0]
+        assert f"dashboard page  {api}/ui/guilds/{guild} " in run.log.read_text()
+        assert get(f"{api}/ui/guilds/{guild}") == 200
         # Stopped with backfill runs under way, the harder case.
         run.wait_until(lambda: "backfill-5min" in run.tail(), "backfills started")
         # Below the demo (bash execs it): the API, the webserver and its code server, the daemon
