@@ -1,7 +1,8 @@
 """How every stats route answers: one read-only snapshot per request, 404 for unknown guilds, cache.
 
 A request's queries run in one REPEATABLE READ, READ ONLY transaction, so the numbers of one
-answer (a period and its previous period, a page and its total) come from the same data.
+answer (a period and its previous period, a page and its total) come from the same data, and
+as the `stats_reader` role, whose row-level policies show only the requested guild's rows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from stats_api.redis_gate import RedisGate
 from stats_platform.domain.grains import DAILY
 from stats_platform.domain.instants import epoch_us_of, iso_z, iso_z_ms
 from stats_platform.settings import Settings, raw_retention_horizon
+from stats_platform.storage.tenant import as_guild_reader
 
 # Ingestion records each arrival in its window of every grain: the daily rows alone give the newest.
 NEWEST_ARRIVAL_SQL = (
@@ -135,6 +137,8 @@ class StatsResponder:
         conn, guild = self._conn, self.guild_id
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            # The last line of defence: from here the database shows this guild's rows only.
+            as_guild_reader(conn, guild)
             newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
             if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
                 raise HTTPException(404, f"guild {guild} not found")

@@ -10,6 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from stats_testkit import DAY, fixed_events, get_stats, midnight, msg, z
 
+from stats_api.api.responder import StatsResponder
+from stats_api.redis_gate import RedisGate
+from stats_platform.settings import Settings
 from stats_platform.storage.api_keys import create_key
 from tests.testkit.api import FOREIGN_GUILD, GUILD, OTHER_GUILD
 
@@ -110,3 +113,18 @@ def test_the_openapi_page_describes_parameters_and_fields(client: TestClient) ->
     members = spec["paths"]["/v1/guilds/{guildId}/stats/members"]["get"]["parameters"]
     page_size = next(p for p in members if p["name"] == "pageSize")
     assert page_size["schema"]["maximum"] == 100
+
+
+def test_a_read_sees_only_its_guild_even_where_a_query_forgets_the_filter(
+    stored: None, db: psycopg.Connection, database_url: str
+) -> None:
+    settings = Settings(database_url=database_url, redis_url="redis://127.0.0.1:1/0")
+    assert db.execute("SELECT count(DISTINCT guild_id) FROM events").fetchone() == (2,)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        answerer = StatsResponder(GUILD, conn, RedisGate.from_url(settings.redis_url), settings)
+        with answerer.snapshot():
+            # No guild in the WHERE clause: row-level security keeps the other guild out.
+            assert conn.execute("SELECT DISTINCT guild_id FROM events").fetchall() == [(GUILD,)]
+            assert conn.execute(
+                "SELECT count(*) FROM member_blocks WHERE guild_id <> %s", (GUILD,)
+            ).fetchone() == (0,)
