@@ -67,7 +67,12 @@ class Server:
 
 @contextlib.contextmanager
 def api_server(
-    database_url: str, *, env: dict[str, str], command: list[str] | None = None, name: str = "api"
+    database_url: str,
+    *,
+    env: dict[str, str],
+    command: list[str] | None = None,
+    name: str = "api",
+    workers: int = 1,
 ) -> Iterator[Server]:
     """uvicorn serving the app on a free 127.0.0.1 port; stopped (SIGINT, then SIGKILL) even on errors.
 
@@ -80,6 +85,7 @@ def api_server(
         *(command or []),
         sys.executable, "-m", "uvicorn", "--factory", "stats_api.main:create_app",
         "--no-access-log", "--log-level", "warning", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers),
     ]  # fmt: skip
     child_env = {**os.environ, **SERVER_ENV, **env, "STATS_DATABASE_URL": database_url}
     with log_path.open("wb") as log:

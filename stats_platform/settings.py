@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=600, ge=1)
     log_json: bool = False
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    api_workers: int = Field(default=2, ge=1, le=64)
+    """API worker processes (uvicorn --workers); each has its own pools, the cache is Redis."""
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     max_batch_events: int = Field(default=5000, ge=1, le=5000)

@@ -210,7 +210,14 @@ def _serve(database_url: str, host: str, port: int) -> None:
     # The API is named, not imported: the platform's tools never import the HTTP service.
     os.environ["STATS_DATABASE_URL"] = database_url
     # log_config=None: uvicorn's loggers go through the platform's structured handler.
-    uvicorn.run("stats_api.main:create_app", factory=True, host=host, port=port, log_config=None)
+    uvicorn.run(
+        "stats_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=get_settings().api_workers,
+        log_config=None,
+    )
 
 
 def _migrated_database(settings: Settings) -> str:

@@ -21,7 +21,7 @@ from types import FrameType
 
 from psycopg.conninfo import conninfo_to_dict
 
-from stats_platform.settings import PROJECT_ROOT
+from stats_platform.settings import PROJECT_ROOT, get_settings
 from stats_platform.storage.database import create_database_if_missing, with_database
 
 BIN = Path(sys.executable).parent
@@ -68,6 +68,8 @@ def services(
         host,
         "--port",
         str(api_port),
+        "--workers",
+        str(get_settings().api_workers),
         *([] if access_log else ["--no-access-log"]),
     ]
     webserver = [
