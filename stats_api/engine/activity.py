@@ -31,7 +31,10 @@ class Activity:
     totals: pl.DataFrame
     members: pl.DataFrame
     resolution: str
+    """The coarsest of the buckets' resolutions."""
     data_as_of: datetime | None
+    resolutions: tuple[str, ...] = ()
+    """Each bucket's resolution."""
 
 
 def activity(
@@ -57,6 +60,7 @@ def activity(
         members,
         plan.coarsest(p.resolution for p in plans),
         newest([newest_rollup, raw.newest_arrival]),
+        tuple(p.resolution for p in plans),
     )
 
 

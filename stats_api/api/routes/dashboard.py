@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import polars as pl
 from fastapi import APIRouter, Query, Response
 
 from stats_api import figures
 from stats_api.api.params import PeriodQuery
 from stats_api.api.responder import ERRORS, Snapshot, StatsDep, meta
-from stats_api.engine.computed import newest
 from stats_api.schemas import Dashboard
 
 router = APIRouter(prefix="/v1/guilds/{guildId}/stats", tags=["stats"])
@@ -27,18 +27,18 @@ def dashboard(stats: StatsDep, query: Annotated[PeriodQuery, Query()]) -> Respon
 
 def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
     asked, previous = snap.time_range(query)
-    current = snap.activity([(asked.start, asked.end)])
-    totals = figures.period_totals(current.totals.row(0, named=True))
-    before, as_of = None, current.data_as_of
+    # One pass for both periods: one coverage plan, and the raw edge they share replayed once.
+    spans = [(asked.start, asked.end)]
     if previous is not None:
-        earlier = snap.activity([(previous.start, previous.end)])
-        before = figures.period_totals(earlier.totals.row(0, named=True))
-        as_of = newest([as_of, earlier.data_as_of])
+        spans.append((previous.start, previous.end))
+    found = snap.activity(spans)
+    totals = figures.period_totals(found.totals.row(0, named=True))
+    before = None if previous is None else figures.period_totals(found.totals.row(1, named=True))
     return Dashboard.model_validate(
         {
-            **meta(asked, as_of, current.resolution),
+            **meta(asked, found.data_as_of, found.resolutions[0]),
             **totals,
             **figures.changes(totals, before),
-            "topMembers": figures.top_members(current.members),
+            "topMembers": figures.top_members(found.members.filter(pl.col("bucket") == 0)),
         }
     )
