@@ -12,9 +12,20 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
+from stats_api.api.routes import (
+    activity,
+    dashboard,
+    events,
+    health,
+    leaderboard,
+    live,
+    members,
+    voice,
+)
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
+from stats_api.ingest.validate import EventRow
+from stats_api.live.feed import LiveFeed, async_client
 from stats_api.live.presence import LivePresence
 from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
@@ -38,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(events.router)
-    for stats in (dashboard, members, leaderboard, activity, voice):
+    for stats in (dashboard, members, leaderboard, activity, voice, live):
         app.include_router(stats.router)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
@@ -65,14 +76,27 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cap=timedelta(hours=settings.voice_session_cap_hours),
         future=timedelta(seconds=settings.future_tolerance_seconds),
     )
-    app.state.event_store = EventStore(pool, on_voice=app.state.live_presence.apply)
+    streams = async_client(settings.redis_url)
+    app.state.live_feed = feed = LiveFeed(
+        redis, streams, live.totals_builder(app.state), enabled=settings.live_push
+    )
+
+    def committed(rows: list[EventRow], stored: list[list]) -> None:
+        feed.notify({guild for guild, _, _ in stored})
+
+    app.state.event_store = EventStore(
+        pool, on_voice=app.state.live_presence.apply, on_commit=committed
+    )
+    feed.start()
     if settings.auth == "off":
         log.warning("STATS_AUTH=off: API keys are not checked; anyone can send and read events")
     try:
         yield
     finally:
+        feed.stop()
         pool.close()
         redis.close()
+        await streams.aclose()
 
 
 async def _payload_error(request: Request, exc: Exception) -> JSONResponse:

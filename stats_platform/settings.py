@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     batch_delay_seconds: int = Field(default=15, ge=0, le=300)
 
     cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
+    # Off only to measure what it costs (benchmarks/ingest).
+    live_push: bool = True
     failure_webhook_url: str | None = None
 
     @field_validator("database_url")
