@@ -10,8 +10,10 @@ from datetime import timedelta
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from psycopg_pool import PoolTimeout
 
+from stats_api import metrics
 from stats_api.api.routes import (
     activity,
     dashboard,
@@ -22,11 +24,13 @@ from stats_api.api.routes import (
     members,
     voice,
 )
+from stats_api.api.routes import metrics as metrics_route
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
 from stats_api.ingest.validate import EventRow
 from stats_api.live.feed import LiveFeed, async_client
 from stats_api.live.presence import LivePresence
+from stats_api.metrics.platform import PlatformCollector
 from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
 from stats_api.redis_gate import RedisGate
@@ -51,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router)
     for stats in (dashboard, members, leaderboard, activity, voice, live):
         app.include_router(stats.router)
+    if settings.metrics:
+        app.include_router(metrics_route.router)
+        app.add_middleware(metrics.RequestMetrics)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
@@ -80,8 +87,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.live_feed = feed = LiveFeed(
         redis, streams, live.totals_builder(app.state), enabled=settings.live_push
     )
+    app.state.platform_metrics = CollectorRegistry(auto_describe=False)
+    app.state.platform_metrics.register(PlatformCollector(pool, redis))
 
     def committed(rows: list[EventRow], stored: list[list]) -> None:
+        if settings.metrics:
+            metrics.count_stored(rows, stored)
         feed.notify({guild for guild, _, _ in stored})
 
     app.state.event_store = EventStore(
@@ -94,6 +105,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         feed.stop()
+        metrics.process_exiting()
         pool.close()
         redis.close()
         await streams.aclose()

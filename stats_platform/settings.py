@@ -48,8 +48,9 @@ class Settings(BaseSettings):
     batch_delay_seconds: int = Field(default=15, ge=0, le=300)
 
     cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
-    # Off only to measure what it costs (benchmarks/ingest).
+    # Off only to measure what they cost (benchmarks/ingest --compare-live).
     live_push: bool = True
+    metrics: bool = True
     failure_webhook_url: str | None = None
 
     @field_validator("database_url")

@@ -6,6 +6,7 @@ Each test has a guild of its own: the app's Redis database is shared with concur
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -162,6 +163,23 @@ def test_reconnecting_with_last_event_id_replays_only_newer_events(live: Live) -
     assert replayed[0].id == b.id
     assert [e.json()["totals"]["totalMessages"] for e in replayed] == [3, 4]
     assert replayed[1].id is not None and replayed[1].id > a.id
+
+
+def test_a_closed_stream_ends_its_generator(live: Live) -> None:
+    live.send(msg(earlier_today(), "1", live.guild))
+    with live.follow() as stream:
+        stream.event()
+        assert open_streams(live.api) == 1
+    deadline = datetime.now(UTC) + timedelta(seconds=30)
+    while open_streams(live.api) != 0:
+        assert datetime.now(UTC) < deadline, "the stream's generator is still running"
+        time.sleep(0.2)
+
+
+def open_streams(api: Api) -> float:
+    text = httpx.get(f"{api.url}/metrics").text
+    line = next(x for x in text.splitlines() if x.startswith("stats_live_streams_open "))
+    return float(line.split()[1])
 
 
 def test_without_redis_the_stream_answers_503(

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from redis import RedisError
 
+from stats_api import metrics
 from stats_api.api.deps import ReadGuildDep
 from stats_api.api.params import PeriodQuery
 from stats_api.api.responder import ERRORS, StatsResponder
@@ -113,12 +114,13 @@ async def live_stream(
     if opened.first is not None:
         yield opened.first
     cursor = opened.cursor
-    while True:
-        try:
-            entries = await feed.entries_after(opened.guild_id, cursor)
-        except (RedisError, OSError):
-            yield ServerSentEvent(event="unavailable", data={"detail": UNAVAILABLE})
-            return
-        for entry_id, data in entries:
-            cursor = entry_id
-            yield totals_event(entry_id, data)
+    with metrics.open_stream():
+        while True:
+            try:
+                entries = await feed.entries_after(opened.guild_id, cursor)
+            except (RedisError, OSError):
+                yield ServerSentEvent(event="unavailable", data={"detail": UNAVAILABLE})
+                return
+            for entry_id, data in entries:
+                cursor = entry_id
+                yield totals_event(entry_id, data)
