@@ -30,6 +30,8 @@ CONNECTION_TIMEOUT_SECONDS = 1.0
 WINDOW_LAG_SQL = script(__file__, "select_window_lag.sql")
 AWAITING_SQL = script(__file__, "select_windows_awaiting_recompute.sql")
 RAW_PER_DAY_SQL = script(__file__, "select_raw_events_per_day.sql")
+RAW_PER_CHUNK_SQL = script(__file__, "select_raw_events_per_chunk.sql")
+HYPERTABLE_SQL = "SELECT to_regclass('timescaledb_information.chunks') IS NOT NULL"
 
 
 @dataclass
@@ -96,10 +98,17 @@ class PlatformCollector(Collector):
                     database_up=True,
                     lag=dict(conn.execute(WINDOW_LAG_SQL).fetchall()),
                     awaiting=dict(conn.execute(AWAITING_SQL).fetchall()),
-                    raw_per_day={
-                        iso_z(day)[:10]: n for day, n in conn.execute(RAW_PER_DAY_SQL).fetchall()
-                    },
+                    raw_per_day=_raw_per_day(conn),
                 )
         except (PoolTimeout, psycopg.Error) as exc:
             log.warning("pipeline metrics unavailable", error=str(exc))
             return PipelineView()
+
+
+def _raw_per_day(conn: psycopg.Connection) -> dict[str, int]:
+    row = conn.execute(HYPERTABLE_SQL).fetchone()
+    query = RAW_PER_CHUNK_SQL if row and row[0] else RAW_PER_DAY_SQL
+    per_day: dict[str, int] = {}
+    for day, n in conn.execute(query).fetchall():
+        per_day[iso_z(day)[:10]] = per_day.get(iso_z(day)[:10], 0) + n
+    return per_day

@@ -170,6 +170,9 @@ def test_a_closed_stream_ends_its_generator(live: Live) -> None:
     with live.follow() as stream:
         stream.event()
         assert open_streams(live.api) == 1
+        # It waits on Redis alone: the pool, sampled after the scrape before, lends nothing.
+        assert scraped(live.api, "stats_live_streams_open") == 1
+        assert scraped(live.api, "stats_db_pool_connections_in_use") == 0
     deadline = datetime.now(UTC) + timedelta(seconds=30)
     while open_streams(live.api) != 0:
         assert datetime.now(UTC) < deadline, "the stream's generator is still running"
@@ -177,8 +180,12 @@ def test_a_closed_stream_ends_its_generator(live: Live) -> None:
 
 
 def open_streams(api: Api) -> float:
+    return scraped(api, "stats_live_streams_open")
+
+
+def scraped(api: Api, name: str) -> float:
     text = httpx.get(f"{api.url}/metrics").text
-    line = next(x for x in text.splitlines() if x.startswith("stats_live_streams_open "))
+    line = next(x for x in text.splitlines() if x.startswith(f"{name} "))
     return float(line.split()[1])
 
 
