@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from psycopg_pool import PoolTimeout
 
 from stats_api import metrics
+from stats_api.api.openapi import install_docs
 from stats_api.api.routes import (
     activity,
     dashboard,
@@ -49,7 +50,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         # Started as `uvicorn --factory`, nothing set logging up; the CLI and pytest do.
         configure_logging(json_logs=settings.log_json)
-    app = FastAPI(title="Discord stats platform", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Discord stats platform",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app)
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(events.router)
