@@ -2,9 +2,9 @@
 
 `stats:live:stream:{guild}` is a stream (MAXLEN 100, TTL an hour after its last entry) of
 entries {newest, digest, data}: `data` is the event's JSON, `newest` the guild's newest arrival
-(epoch µs) it counts and `digest` a hash of its totals and voice. `stats:live:watch:{guild}`
-(TTL 45 s) exists while a stream of the guild is open: every open stream refreshes it at least
-every 15 s.
+(epoch µs) it counts and `digest` a hash of its day, totals and voice. `stats:live:watching` is
+a sorted set of the guilds a stream is open for, scored by when that stops being true (now +
+45 s; every open stream pushes it forward at least every 15 s).
 
 Streams rather than pub/sub: an entry keeps its id in Redis, so a page that reconnects with
 `Last-Event-ID` gets exactly the entries after it from whichever worker it reaches (XREAD
@@ -14,14 +14,18 @@ Publishing runs on one thread per process, off the request: the ingest path only
 the guilds whose events a commit stored (`notify`). The thread computes a guild's event once for
 all the batches that arrived while it was busy: totals are cumulative and voice is the full
 live state, so the newest state says everything the skipped ones did. It computes only guilds
-someone watches: the others' pages are not open, and a page that opens gets the current state
-first. publish_totals.lua never adds a state the stream already ends with, nor one older than
-its last entry, so two workers publishing one guild keep its stream in order.
+someone watches, from a copy of the watching set read at most once a second (so a batch costs
+Redis nothing when no page is open); a guild skipped while that copy was older than a page that
+opened since is published at the next read. publish_totals.lua never adds a state the stream
+already ends with, nor one older than its last entry, so two workers publishing one guild keep
+its stream in order, and a stream that opens publishes the current state itself and starts
+from the stream's newest entry.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +41,9 @@ log = get_logger("stats.live")
 STREAM_MAXLEN = 100
 STREAM_TTL_SECONDS = 3600
 WATCH_TTL_SECONDS = 45
+WATCHING_KEY = "stats:live:watching"
+# How old the publisher's copy of the watching set may be.
+WATCHING_REFRESH_SECONDS = 1.0
 # An open stream wakes at least this often to refresh its watch key; heartbeats are FastAPI's
 # SSE keepalive (a `: ping` comment after 15 s without an event).
 BLOCK_MS = 15_000
@@ -58,10 +65,6 @@ def stream_key(guild_id: str) -> str:
     return f"stats:live:stream:{guild_id}"
 
 
-def watch_key(guild_id: str) -> str:
-    return f"stats:live:watch:{guild_id}"
-
-
 def async_client(url: str) -> redis.asyncio.Redis:
     """The streams' own client: a blocking XREAD must outlast the gate's short socket timeout."""
     return redis.asyncio.Redis.from_url(
@@ -79,6 +82,9 @@ class LiveFeed:
         self.enabled = enabled
         self._publish = redis.client.register_script(script(__file__, "publish_totals.lua"))
         self._pending: set[str] = set()
+        self._skipped: set[str] = set()
+        self._watching: set[str] = set()
+        self._watching_read = -WATCHING_REFRESH_SECONDS
         self._wake = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
@@ -101,40 +107,38 @@ class LiveFeed:
                 self._pending.update(guilds)
                 self._wake.notify()
 
-    def publish(self, guild_id: str) -> str | None:
-        """Appends the guild's current state; its entry id, or None when nothing was added."""
+    def publish(self, guild_id: str) -> tuple[str, bytes] | None:
+        """Adds the guild's current state unless the stream has it; the stream's newest entry
+        (id, data) afterwards, or None without Redis."""
         state = self.build(guild_id)
-        added = self._redis.run(
+        newest = self._redis.run(
             lambda client: self._publish(
                 keys=[stream_key(guild_id)],
                 args=[state.newest_us, state.digest, state.data, STREAM_MAXLEN, STREAM_TTL_SECONDS],
                 client=client,
             )
         )
-        return added.decode() if isinstance(added, bytes) else None
+        return None if newest is None else (newest[0].decode(), newest[1])
 
-    def watch(self, guild_id: str) -> tuple[bool, str] | None:
-        """Marks the guild watched: (whether it already was, its stream's last id); None without Redis."""
+    def watch(self, guild_id: str) -> bool | None:
+        """Marks the guild watched; whether it already was, or None without Redis."""
 
         def mark(client):  # type: ignore[no-untyped-def]
+            now = time.time()
             pipe = client.pipeline(transaction=False)
-            pipe.exists(watch_key(guild_id))
-            pipe.set(watch_key(guild_id), 1, ex=WATCH_TTL_SECONDS)
-            pipe.xrevrange(stream_key(guild_id), count=1)
-            return pipe.execute()
+            pipe.zscore(WATCHING_KEY, guild_id)
+            pipe.zadd(WATCHING_KEY, {guild_id: now + WATCH_TTL_SECONDS})
+            score, _ = pipe.execute()
+            return score is not None and score > now
 
-        marked = self._redis.run(mark)
-        if marked is None:
-            return None
-        watched, _, last = marked
-        return bool(watched), last[0][0].decode() if last else "0-0"
+        return self._redis.run(mark)
 
     async def entries_after(self, guild_id: str, cursor: str) -> list[tuple[str, bytes]]:
         """The guild's entries after `cursor`, waiting up to BLOCK_MS for one; raises RedisError."""
         found: Any = await self._streams.xread(
             {stream_key(guild_id): cursor}, block=BLOCK_MS, count=STREAM_MAXLEN
         )
-        await self._streams.set(watch_key(guild_id), 1, ex=WATCH_TTL_SECONDS)
+        await self._streams.zadd(WATCHING_KEY, {guild_id: time.time() + WATCH_TTL_SECONDS})
         return [
             (entry_id.decode(), fields[b"data"])
             for _, entries in found or []
@@ -145,22 +149,32 @@ class LiveFeed:
         while True:
             with self._wake:
                 while not self._pending and not self._stopping:
-                    self._wake.wait()
+                    if not self._wake.wait(WATCHING_REFRESH_SECONDS if self._skipped else None):
+                        break
                 if self._stopping:
                     return
-                guilds, self._pending = sorted(self._pending), set()
-            for guild in self._watched(guilds):
+                guilds, self._pending = self._pending, set()
+            for guild in sorted(self._watched(guilds)):
                 try:
                     self.publish(guild)
                 except Exception:
                     log.exception("live totals not published", guild_id=guild)
 
-    def _watched(self, guilds: list[str]) -> list[str]:
-        def check(client):  # type: ignore[no-untyped-def]
-            pipe = client.pipeline(transaction=False)
-            for guild in guilds:
-                pipe.exists(watch_key(guild))
-            return pipe.execute()
+    def _watched(self, guilds: set[str]) -> set[str]:
+        """The guilds to publish: those watched, and skipped ones that are watched now."""
+        if time.monotonic() - self._watching_read < WATCHING_REFRESH_SECONDS:
+            self._skipped |= guilds - self._watching
+            return guilds & self._watching
 
-        found = self._redis.run(check) or []
-        return [guild for guild, watched in zip(guilds, found, strict=False) if watched]
+        def read(client):  # type: ignore[no-untyped-def]
+            now = time.time()
+            pipe = client.pipeline(transaction=False)
+            pipe.zremrangebyscore(WATCHING_KEY, "-inf", now)
+            pipe.zrangebyscore(WATCHING_KEY, now, "+inf")
+            return pipe.execute()[1]
+
+        found = self._redis.run(read)
+        self._watching = {g.decode() for g in found or []}
+        self._watching_read = time.monotonic()
+        due, self._skipped = (guilds | self._skipped) & self._watching, set()
+        return due

@@ -96,7 +96,9 @@ def count_stored(rows: list[EventRow], stored: list[list]) -> None:
     accepted: Tally[str] = Tally()
     for _, kind, n in stored:
         accepted[type_label(kind)] += n
-    valid = Tally(type_label(row.type) for row in rows)
+    valid: Tally[str] = Tally()
+    for kind, n in Tally(row.type for row in rows).items():
+        valid[type_label(kind)] += n
     for label, n in valid.items():
         if accepted[label]:
             EVENTS.labels("accepted", label).inc(accepted[label])

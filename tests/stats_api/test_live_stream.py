@@ -20,7 +20,7 @@ import redis
 from fastapi.testclient import TestClient
 from stats_testkit import join, msg, random_guild, react, voice, z
 
-from stats_api.live.feed import stream_key, watch_key
+from stats_api.live.feed import WATCHING_KEY, stream_key
 from stats_platform.storage.api_keys import create_key
 from tests.testkit.api import UNUSED_REDIS_URL, Api
 from tests.testkit.sse import EventReader
@@ -74,8 +74,13 @@ def live(start_api: Callable[..., Api], redis_url: str) -> Iterator[Live]:
     guild = random_guild()
     yield Live(start_api(auth="on"), guild)
     client = redis.Redis.from_url(redis_url)
-    client.delete(stream_key(guild), watch_key(guild))
+    client.delete(stream_key(guild))
+    client.zrem(WATCHING_KEY, guild)
     client.close()
+
+
+def stream_id(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split("-"))
 
 
 def earlier_today(step: int = 0) -> datetime:
@@ -100,7 +105,8 @@ def test_a_committed_batch_pushes_todays_totals_and_live_voice(live: Live) -> No
         assert (hint.retry, hint.comments) == (5000, [f"live totals of guild {live.guild}"])
         first = stream.event()
         # Nobody watched when the first batch came: the page starts from the current state.
-        assert (first.event, first.id) == ("totals", "0-0")
+        assert first.event == "totals"
+        assert first.id is not None and STREAM_ID.fullmatch(first.id)
         assert first.json()["totals"] == cards(totalMessages=2, uniqueActiveUsers=1)
 
         in_voice = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
@@ -115,6 +121,7 @@ def test_a_committed_batch_pushes_todays_totals_and_live_voice(live: Live) -> No
 
     assert pushed.event == "totals"
     assert pushed.id is not None and STREAM_ID.fullmatch(pushed.id)
+    assert stream_id(pushed.id) > stream_id(first.id)
     body = pushed.json()
     dashboard = live.dashboard_today()
     assert body["guildId"] == live.guild
@@ -141,7 +148,8 @@ def test_rejected_and_duplicate_batches_push_nothing(live: Live, redis_url: str)
         # The pushes come in order: the next event is the accepted batch's, with its count.
         assert stream.event().json()["totals"]["totalMessages"] == 2
     client = redis.Redis.from_url(redis_url)
-    assert client.xlen(stream_key(live.guild)) == 1
+    # The state the stream opened with, and the accepted batch's.
+    assert client.xlen(stream_key(live.guild)) == 2
     client.close()
 
 
@@ -162,7 +170,7 @@ def test_reconnecting_with_last_event_id_replays_only_newer_events(live: Live) -
         replayed = [stream.event(), stream.event()]
     assert replayed[0].id == b.id
     assert [e.json()["totals"]["totalMessages"] for e in replayed] == [3, 4]
-    assert replayed[1].id is not None and replayed[1].id > a.id
+    assert replayed[1].id is not None and stream_id(replayed[1].id) > stream_id(b.id or "")
 
 
 def test_a_closed_stream_ends_its_generator(live: Live) -> None:

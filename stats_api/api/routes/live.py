@@ -61,7 +61,8 @@ def totals_builder(state: Any) -> Build:
             }
         )
         body = event.model_dump(mode="json", by_alias=True)
-        digest = orjson.dumps([body["totals"], body["voice"]], option=orjson.OPT_SORT_KEYS)
+        shown = [body["day"]["from"], body["totals"], body["voice"]]
+        digest = orjson.dumps(shown, option=orjson.OPT_SORT_KEYS)
         return LiveState(
             newest_us=0 if newest is None else epoch_us_of(newest),
             digest=hashlib.sha256(digest).hexdigest()[:32],
@@ -78,15 +79,17 @@ def open_stream(
 ) -> OpenedStream:
     """Checks key, guild and Redis before the stream starts, so they answer with a status."""
     feed: LiveFeed = request.app.state.live_feed
-    watched = feed.watch(guild_id)
-    if watched is None:
+    was_watched = feed.watch(guild_id)
+    if was_watched is None:
         raise HTTPException(503, UNAVAILABLE, headers={"Retry-After": "30"})
-    was_watched, last = watched
     # While the guild was watched every state was published, so a replay misses nothing.
     if last_event_id and STREAM_ID.fullmatch(last_event_id) and was_watched:
         return OpenedStream(guild_id, last_event_id, None)
-    state = feed.build(guild_id)  # 404 for a guild no table knows
-    return OpenedStream(guild_id, last, totals_event(last, state.data))
+    newest = feed.publish(guild_id)  # 404 for a guild no table knows
+    if newest is None:
+        raise HTTPException(503, UNAVAILABLE, headers={"Retry-After": "30"})
+    entry_id, data = newest
+    return OpenedStream(guild_id, entry_id, totals_event(entry_id, data))
 
 
 def totals_event(event_id: str, data: bytes) -> ServerSentEvent:
