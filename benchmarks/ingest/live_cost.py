@@ -2,7 +2,8 @@
 
     .venv/bin/python -m benchmarks.ingest --size quick --live-cost --doc docs/benchmarks.md
 
-- **main**: the code of branch `main` (`git archive main`, served from a scratch folder).
+- **main**: the code this branch grew from (`git archive $(git merge-base main HEAD)`, served
+  from a scratch folder).
 - **off**: this tree with `STATS_METRICS=false STATS_LIVE_PUSH=false`.
 - **on**: this tree as it ships: metrics, and live push with no page open (the normal case of
   a guild: the feed only checks, off the request, whether anyone watches).
@@ -45,8 +46,12 @@ VARIANTS = ("main", "off", "on", "watched")
 @contextmanager
 def main_tree() -> Iterator[Path]:
     """Branch main's files in a scratch folder, to serve the code before this change."""
+    # The commit this branch grew from: main may have moved on since.
+    base = subprocess.run(
+        ["git", "merge-base", "main", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, check=True
+    ).stdout.strip()
     archive = subprocess.run(
-        ["git", "archive", "main"], cwd=PROJECT_ROOT, capture_output=True, check=True
+        ["git", "archive", base], cwd=PROJECT_ROOT, capture_output=True, check=True
     ).stdout
     with tempfile.TemporaryDirectory(prefix="bench-main-") as folder:
         with tarfile.open(fileobj=BytesIO(archive)) as tar:
