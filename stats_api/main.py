@@ -10,12 +10,28 @@ from datetime import timedelta
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 from psycopg_pool import PoolTimeout
 
-from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
+from stats_api import metrics
+from stats_api.api.openapi import install_docs
+from stats_api.api.routes import (
+    activity,
+    dashboard,
+    events,
+    health,
+    leaderboard,
+    live,
+    members,
+    voice,
+)
+from stats_api.api.routes import metrics as metrics_route
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
+from stats_api.ingest.validate import EventRow
+from stats_api.live.feed import LiveFeed, async_client
 from stats_api.live.presence import LivePresence
+from stats_api.metrics.platform import PlatformCollector
 from stats_api.periods import PeriodError
 from stats_api.ratelimit import RateLimiter
 from stats_api.redis_gate import RedisGate
@@ -35,13 +51,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         # Started as `uvicorn --factory`, nothing set logging up; the CLI and pytest do.
         configure_logging(json_logs=settings.log_json)
-    app = FastAPI(title="Discord stats platform", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="Discord stats platform",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app)
     app.state.settings = settings
     app.include_router(health.router)
     app.include_router(events.router)
-    for stats in (dashboard, members, leaderboard, activity, voice):
+    for stats in (dashboard, members, leaderboard, activity, voice, live):
         app.include_router(stats.router)
     app.include_router(ui.router)
+    if settings.metrics:
+        app.include_router(metrics_route.router)
+        app.add_middleware(metrics.RequestMetrics)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
@@ -67,14 +93,32 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cap=timedelta(hours=settings.voice_session_cap_hours),
         future=timedelta(seconds=settings.future_tolerance_seconds),
     )
-    app.state.event_store = EventStore(pool, on_voice=app.state.live_presence.apply)
+    streams = async_client(settings.redis_url)
+    app.state.live_feed = feed = LiveFeed(
+        redis, streams, live.totals_builder(app.state), enabled=settings.live_push
+    )
+    app.state.platform_metrics = CollectorRegistry(auto_describe=False)
+    app.state.platform_metrics.register(PlatformCollector(pool, redis))
+
+    def committed(rows: list[EventRow], stored: list[list]) -> None:
+        if settings.metrics:
+            metrics.count_stored(rows, stored)
+        feed.notify({guild for guild, _, _ in stored})
+
+    app.state.event_store = EventStore(
+        pool, on_voice=app.state.live_presence.apply, on_commit=committed
+    )
+    feed.start()
     if settings.auth == "off":
         log.warning("STATS_AUTH=off: API keys are not checked; anyone can send and read events")
     try:
         yield
     finally:
+        feed.stop()
+        metrics.process_exiting()
         pool.close()
         redis.close()
+        await streams.aclose()
 
 
 async def _payload_error(request: Request, exc: Exception) -> JSONResponse:

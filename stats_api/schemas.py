@@ -222,3 +222,36 @@ class LiveVoice(CamelModel):
         description="arrival time of the newest voice event of the guild; null when none is kept",
         examples=["2024-05-12T23:59:58.120Z"],
     )
+
+
+class LiveDay(BaseModel):
+    from_: str = Field(
+        alias="from", description="00:00 UTC today, ISO-8601 with Z", examples=[INSTANT]
+    )
+    to: str = Field(
+        description="when the totals were computed (exclusive)",
+        examples=["2024-05-06T18:30:12.345Z"],
+    )
+
+
+class LiveCards(CamelModel):
+    """The dashboard's totals (its fields of the same names) for `period=today`, `tz=UTC`."""
+
+    total_messages: int = Field(examples=[120])
+    total_voice_minutes: int = Field(examples=[340])
+    total_reactions: int = Field(examples=[31])
+    unique_active_users: int = Field(examples=[17])
+    new_members: int = Field(examples=[2])
+    left_members: int = Field(examples=[0])
+
+
+class LiveTotals(CamelModel):
+    """The `data` of a `totals` event of GET .../stats/live."""
+
+    guild_id: str = Field(examples=["81384788765712384"])
+    day: LiveDay = Field(description="the UTC day so far, as the dashboard's period=today")
+    data_as_of: str | None = Field(
+        description="as the dashboard's dataAsOf", examples=["2024-05-06T18:30:11.020Z"]
+    )
+    totals: LiveCards
+    voice: LiveVoice = Field(description="who is in voice, as GET .../stats/voice/live answers")

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     migration_lock_attempts: int = Field(default=10, ge=1, le=1000)
 
     cache_ttl_seconds: int = Field(default=10, ge=0, le=3600)
+    # Off only to measure what they cost (benchmarks/ingest --compare-live).
+    live_push: bool = True
+    metrics: bool = True
     failure_webhook_url: str | None = None
 
     @field_validator("database_url")

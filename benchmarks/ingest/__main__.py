@@ -3,6 +3,8 @@
     .venv/bin/python -m benchmarks.ingest --size quick            # about a minute
     .venv/bin/python -m benchmarks.ingest --size full             # the recorded figures
     .venv/bin/python -m benchmarks.ingest --size full --profile   # where a request's time goes
+    .venv/bin/python -m benchmarks.ingest --size quick --live-cost --doc docs/benchmarks.md
+                                                                  # metrics and live push vs main
 
 One run generates the events once and loads the same events through every path, each into a
 fresh database, then replaces the "## Ingest" section; `--profile` instead runs the request's
@@ -23,6 +25,7 @@ from typing import NamedTuple
 import typer
 
 from benchmarks.events import recent, to_row
+from benchmarks.ingest import live_cost as cost
 from benchmarks.ingest import profile as ingest_profile
 from benchmarks.ingest.paths import SERVER_ENV, Result, copy_path, encode, http_path, seed_path
 from benchmarks.ingest.report import render, section
@@ -95,6 +98,9 @@ def main(
     doc: Path | None = DocOption,
     seed: int = typer.Option(1, help="generator seed (same seed, same events)"),
     profile: bool = typer.Option(False, help="the Ingest profile section instead of throughput"),
+    live_cost: bool = typer.Option(
+        False, help="the cost of metrics and live push against main, instead of throughput"
+    ),
     py_spy: str | None = typer.Option(
         os.environ.get("PY_SPY") or shutil.which("py-spy"),
         help="py-spy for the profile's server part",
@@ -104,6 +110,13 @@ def main(
     if profile:
         events = recent(sizes.profile_events, seed=seed)
         publish("Ingest profile", ingest_profile.section(events, seed, py_spy), doc_path(size, doc))
+        return
+    if live_cost:
+        events = recent(sizes.events, seed=seed)
+        repeat = max(sizes.repeat, 3)
+        results = cost.measure(events, seed, repeat)
+        text = cost.section(results, len(events), seed, repeat)
+        publish("Ingest: metrics and live push", text, doc_path(size, doc))
         return
     started = time.perf_counter()
     events = recent(sizes.events, seed=seed)

@@ -2,7 +2,8 @@
 -- timestamp), and records the arrival in every window the new rows fall in: that is how the
 -- pipeline learns a computed window has late events. Duplicates touch no window.
 -- Answers the count of new rows, their voice changes in replay order (ts, seq) for the live
--- voice hash, and the arrival time (epoch µs) they were recorded with.
+-- voice hash, the arrival time (epoch µs) they were recorded with, and the new rows counted by
+-- guild and type (live push and metrics).
 -- Parameters: the grains' names and lengths (stats_platform.domain.grains), the epoch their
 -- windows are aligned to, and the voice event type.
 WITH staged AS MATERIALIZED (
@@ -52,5 +53,7 @@ SELECT count(*),
                                      (extract(epoch FROM ts) * 1000)::bigint) ORDER BY ts, seq)
                FILTER (WHERE type = %(voice_type)s AND user_id IS NOT NULL),
            '[]'::json),
-       (extract(epoch FROM now()) * 1000000)::bigint
+       (extract(epoch FROM now()) * 1000000)::bigint,
+       (SELECT coalesce(json_agg(json_build_array(guild_id, type, n)), '[]'::json)
+        FROM (SELECT guild_id, type, count(*) AS n FROM inserted GROUP BY guild_id, type) AS t)
 FROM inserted

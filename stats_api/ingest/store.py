@@ -36,14 +36,24 @@ STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
 # Called after a commit with the batch's new VOICE_STATE_UPDATE rows [guild, user, channel, ts_ms]
 # in (ts, seq) order and their arrival time in epoch µs (stats_api.live.presence.LivePresence.apply).
 VoiceHook = Callable[[list[list], int], None]
+# Called after a commit that stored new rows, with the batch's valid rows and the new rows
+# counted as [guild, type, count] (stats_api.main wires it to the metrics and the live feed).
+CommitHook = Callable[[list[EventRow], list[list]], None]
 
 
 class EventStore:
     """Stores batches through a pool, creating the daily partitions a batch needs on first sight."""
 
-    def __init__(self, pool: ConnectionPool, *, on_voice: VoiceHook | None = None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        on_voice: VoiceHook | None = None,
+        on_commit: CommitHook | None = None,
+    ) -> None:
         self._pool = pool
         self._on_voice = on_voice
+        self._on_commit = on_commit
         # Epoch day numbers known to have a partition; only grows after a commit that ensured them.
         self._known_days: set[int] = set()
 
@@ -71,13 +81,15 @@ class EventStore:
                 _ensure_partitions(conn, min(missing), max(missing))
             conn.execute(CREATE_STAGING_SQL)
             _copy_rows(conn, rows)
-            inserted, voice, received_us = conn.execute(
+            inserted, voice, received_us, stored = conn.execute(
                 INSERT_EVENTS_SQL, INSERT_EVENTS_PARAMS
-            ).fetchone() or (0, [], 0)
+            ).fetchone() or (0, [], 0, [])
         if missing:
             self._known_days.update(range(min(missing), max(missing) + 1))
         if voice and self._on_voice is not None:
             self._on_voice(voice, received_us)
+        if self._on_commit is not None:
+            self._on_commit(rows, stored)
         return int(inserted)
 
 

@@ -207,8 +207,11 @@ def env_exports() -> None:
 def _serve(database_url: str, host: str, port: int) -> None:
     import uvicorn
 
+    from stats_platform.tools import launcher
+
     # The API is named, not imported: the platform's tools never import the HTTP service.
     os.environ["STATS_DATABASE_URL"] = database_url
+    os.environ.update(launcher.metrics_environment())
     # log_config=None: uvicorn's loggers go through the platform's structured handler.
     uvicorn.run(
         "stats_api.main:create_app",

@@ -9,6 +9,7 @@ last started stops first, so the traffic simulator still reaches the API while i
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -43,12 +44,25 @@ def dagster_database_url(database_url: str) -> str:
     return with_database(database_url, f"{name}_dagster")
 
 
+def metrics_environment() -> dict[str, str]:
+    """With several API workers, Prometheus counters are kept in files all workers share
+    (prometheus-client's multiprocess mode): one folder per serving process, emptied at start."""
+    settings = get_settings()
+    if settings.api_workers == 1 or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        return {}
+    folder = settings.data_dir / "prometheus" / str(os.getpid())
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return {"PROMETHEUS_MULTIPROC_DIR": str(folder)}
+
+
 def platform_environment(database_url: str) -> dict[str, str]:
     """What every process needs: the stats database, and Dagster's own database beside it."""
     dagster_url = dagster_database_url(database_url)
     create_database_if_missing(dagster_url)
     return {
         **os.environ,
+        **metrics_environment(),
         "STATS_DATABASE_URL": database_url,
         "DAGSTER_HOME": str(DAGSTER_HOME),
         # dagster-postgres writes psycopg2-style SQL; SQLAlchemy 2.1 would pick psycopg 3 for a

@@ -22,10 +22,11 @@ def dashboard(stats: StatsDep, query: Annotated[PeriodQuery, Query()]) -> Respon
     messages. `resolution` describes the period itself; the previous period may rest on
     coarser rollups when it lies beyond the raw-event retention."""
     params = query.model_dump(mode="json", by_alias=True)
-    return stats.respond("dashboard", params, lambda snap: _dashboard(snap, query))
+    return stats.respond("dashboard", params, lambda snap: dashboard_answer(snap, query))
 
 
-def _dashboard(snap: Snapshot, query: PeriodQuery) -> Dashboard:
+def dashboard_answer(snap: Snapshot, query: PeriodQuery) -> Dashboard:
+    """The dashboard of `query` in `snap` (also the live stream's totals)."""
     asked, previous = snap.time_range(query)
     # One pass for both periods: one coverage plan, and the raw edge they share replayed once.
     spans = [(asked.start, asked.end)]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 
+from stats_api import metrics
 from stats_api.api.deps import EventStoreDep, IngestKeyDep, SettingsDep
 from stats_api.ingest.payload import BoundedBody, parse_events
 from stats_api.ingest.validate import Limits, batch_guilds, validate_batch
@@ -79,6 +80,7 @@ def post_events(
     if key is not None:
         _require_guilds(key, batch_guilds(events))
     batch = validate_batch(events, Limits.at(time.time_ns() // 1_000_000, settings))
+    metrics.count_rejected(events, batch)
     inserted = store.store(batch.rows)
     result = IngestResult.model_validate(
         {

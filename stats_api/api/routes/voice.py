@@ -6,8 +6,8 @@ from collections import defaultdict
 
 from fastapi import APIRouter
 
-from stats_api.api.responder import ERRORS, LivePresenceDep, StatsDep, as_of_z
-from stats_api.live.presence import Entry
+from stats_api.api.responder import ERRORS, LivePresenceDep, Snapshot, StatsDep, as_of_z
+from stats_api.live.presence import Entry, LivePresence
 from stats_api.schemas import LiveVoice
 from stats_platform.domain.instants import iso_z
 
@@ -20,8 +20,13 @@ def live_voice(stats: StatsDep, presence: LivePresenceDep) -> LiveVoice:
     presence kept in Redis, or from the stored events when Redis lost it or is down. Sessions
     open longer than the cap (24 hours) are not live. Not cached."""
     with stats.snapshot() as snap:
-        as_of = snap.newest_voice_arrival()
-        present = presence.read(snap.conn, snap.guild_id, now=snap.now, newest_voice=as_of)
+        return live_voice_answer(snap, presence)
+
+
+def live_voice_answer(snap: Snapshot, presence: LivePresence) -> LiveVoice:
+    """Who is in voice in `snap` (also the live stream's voice part)."""
+    as_of = snap.newest_voice_arrival()
+    present = presence.read(snap.conn, snap.guild_id, now=snap.now, newest_voice=as_of)
     return LiveVoice.model_validate({"channels": _channels(present), "dataAsOf": as_of_z(as_of)})
 
 

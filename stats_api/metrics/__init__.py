@@ -1,0 +1,157 @@
+"""Prometheus metrics of the API process: requests, ingested events, the pool, open streams.
+
+With `PROMETHEUS_MULTIPROC_DIR` set (before the process starts) prometheus-client keeps every
+worker's values in files there and /metrics sums them (multiprocess mode); without it, one
+process's registry. Values the API reads from PostgreSQL and Redis at scrape time are in
+`stats_api.metrics.platform`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter as Tally
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, multiprocess
+from prometheus_client.registry import REGISTRY
+from psycopg_pool import ConnectionPool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from stats_api.ingest.validate import KNOWN_TYPES, EventRow, ValidatedBatch
+
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+# A label per known type; any other name an event may carry would make a series per spelling.
+OTHER_TYPE = "OTHER"
+INVALID_TYPE = "INVALID"
+
+REQUESTS = Counter(
+    "stats_http_requests", "HTTP requests by method, route template and status",
+    ["method", "route", "status"],
+)  # fmt: skip
+LATENCY = Histogram(
+    "stats_http_request_duration_seconds",
+    "Seconds from the request to its response headers, by method and route template",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS = Counter(
+    "stats_ingest_events",
+    "Events of POST /v1/events by outcome (accepted, duplicate, rejected) and type",
+    ["outcome", "type"],
+)
+POOL_IN_USE = Gauge(
+    "stats_db_pool_connections_in_use", "Database connections lent out now",
+    multiprocess_mode="livesum",
+)  # fmt: skip
+POOL_SIZE = Gauge(
+    "stats_db_pool_connections", "Database connections open now", multiprocess_mode="livesum"
+)
+POOL_WAITING = Gauge(
+    "stats_db_pool_requests_waiting", "Requests waiting for a database connection now",
+    multiprocess_mode="livesum",
+)  # fmt: skip
+LIVE_STREAMS = Gauge(
+    "stats_live_streams_open", "Open GET .../stats/live streams", multiprocess_mode="livesum"
+)
+
+
+def process_registry() -> CollectorRegistry:
+    """What this process reports: every worker's values in multiprocess mode, else its own."""
+    if not MULTIPROCESS:
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def process_exiting() -> None:
+    """Drops this worker's live gauges from the multiprocess files (its counters stay summed)."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def type_label(value: Any) -> str:
+    if value in KNOWN_TYPES:
+        return str(value)
+    return OTHER_TYPE if isinstance(value, str) else INVALID_TYPE
+
+
+def count_rejected(events: list[Any], batch: ValidatedBatch) -> None:
+    """The batch's rejected events by the type they claimed (INVALID when none is readable)."""
+    if not batch.rejected:
+        return
+    indexes = {e["index"] for e in batch.errors}
+    tally = Tally(
+        type_label(events[i].get("type") if isinstance(events[i], dict) else None) for i in indexes
+    )
+    for label, n in tally.items():
+        EVENTS.labels("rejected", label).inc(n)
+
+
+def count_stored(rows: list[EventRow], stored: list[list]) -> None:
+    """After a commit: new rows ([guild, type, n]) are accepted, the other valid rows duplicates."""
+    accepted: Tally[str] = Tally()
+    for _, kind, n in stored:
+        accepted[type_label(kind)] += n
+    valid: Tally[str] = Tally()
+    for kind, n in Tally(row.type for row in rows).items():
+        valid[type_label(kind)] += n
+    for label, n in valid.items():
+        if accepted[label]:
+            EVENTS.labels("accepted", label).inc(accepted[label])
+        if n > accepted[label]:
+            EVENTS.labels("duplicate", label).inc(n - accepted[label])
+
+
+def sample_pool(pool: ConnectionPool) -> None:
+    stats = pool.get_stats()
+    POOL_SIZE.set(stats.get("pool_size", 0))
+    POOL_IN_USE.set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
+    POOL_WAITING.set(stats.get("requests_waiting", 0))
+
+
+@contextmanager
+def open_stream() -> Iterator[None]:
+    LIVE_STREAMS.inc()
+    try:
+        yield
+    finally:
+        LIVE_STREAMS.dec()
+
+
+class RequestMetrics:
+    """ASGI middleware: each request by route template ("unmatched" when no route took it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                LATENCY.labels(scope["method"], _route(scope)).observe(
+                    time.perf_counter() - started
+                )
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
+            pool = getattr(scope["app"].state, "pool", None) if "app" in scope else None
+            if pool is not None:
+                sample_pool(pool)
+
+
+def _route(scope: Scope) -> str:
+    return getattr(scope.get("route"), "path", None) or "unmatched"
