@@ -77,6 +77,38 @@ def pick_guilds(url: str) -> list[Guild]:
     return guilds
 
 
+WORKER_COUNTS = (1, 2)
+WORKER_ENDPOINTS = ("dashboard month", "leaderboard month overall")
+
+
+def worker_throughput(url: str, guilds: list[Guild], size: Sizes) -> list[dict]:
+    """Cold answers per second at concurrency 16, the same requests served by 1 and 2 workers."""
+    env = {"STATS_REDIS_URL": REDIS_URL, "STATS_CACHE_TTL_SECONDS": "0"}
+    found = []
+    for workers in WORKER_COUNTS:
+        with api_server(url, env=env, name=f"api_workers_{workers}", workers=workers) as server:
+            for guild in guilds:
+                for endpoint in (e for e in ENDPOINTS if e.name in WORKER_ENDPOINTS):
+                    cell = asyncio.run(
+                        load.http_cell(
+                            server.base_url, guild, endpoint, concurrency=16, mode="cold",
+                            target=size.requests, least=size.least, budget_s=size.cell_seconds,
+                            redis_url=REDIS_URL,
+                        )
+                    )  # fmt: skip
+                    found.append(
+                        {
+                            "workers": workers,
+                            "guild": guild.size,
+                            "endpoint": endpoint.name,
+                            "answers": len(cell.latencies),
+                            "failed": len(cell.errors),
+                            "per_s": len(cell.latencies) / cell.seconds if cell.seconds else 0.0,
+                        }
+                    )
+    return found
+
+
 def http_cells(base: str, mode: str, guilds: list[Guild], size: Sizes) -> list[Cell]:
     cells = []
     for concurrency in CONCURRENCY:
@@ -174,8 +206,8 @@ def main(
             results["profile"] = profile.profile_slowest(url, cells, guilds, REDIS_URL)
             median = next(g for g in guilds if g.size == "median")
             results["warm_in_process"] = profile.warm_in_process(url, median, REDIS_URL)
-            print("member_activity in guild order (CLUSTER) ...", flush=True)
-            results["clustered"] = profile.clustered(url, median, REDIS_URL)
+            print("answers/s at concurrency 16 with 1 and 2 workers ...", flush=True)
+            results["workers"] = worker_throughput(url, guilds, size)
     finally:
         clean_redis()
     results["wall_s"] = time.perf_counter() - wall

@@ -120,34 +120,6 @@ def profile_slowest(url: str, cells: list[Cell], guilds: list[Guild], redis_url:
     return profile(url, guild, endpoint, redis_url)
 
 
-def clustered(url: str, guild: Guild, redis_url: str, *, runs: int = 5) -> dict[str, Any]:
-    """One cold answer before and after CLUSTER member_activity on its primary key: what rollup
-    rows stored in guild order would give. It rewrites the table, so it runs last."""
-    import psycopg
-
-    endpoint = next(e for e in ENDPOINTS if e.name == "dashboard week")
-    before = profile(url, guild, endpoint, redis_url, runs=runs)
-    started = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CLUSTER member_activity USING member_activity_pkey")
-        conn.execute("ANALYZE member_activity")
-    cluster_s = time.perf_counter() - started
-    after = profile(url, guild, endpoint, redis_url, runs=runs)
-
-    def rollup_read(result: dict[str, Any]) -> float:
-        return sum(ms for path, ms in result["phases"].items() if "rollup rows" in path)
-
-    return {
-        "endpoint": endpoint.name,
-        "guild": guild.size,
-        "cluster_s": cluster_s,
-        "before_ms": before["total_ms"],
-        "after_ms": after["total_ms"],
-        "rollup_before_ms": rollup_read(before),
-        "rollup_after_ms": rollup_read(after),
-    }
-
-
 def warm_in_process(url: str, guild: Guild, redis_url: str, *, runs: int = 300) -> dict:
     """A cache hit of `dashboard week` as StatsResponder.respond serves it, without HTTP: the
     share of a warm answer that is the answer's own (snapshot, newest arrival, Redis GET)."""
@@ -175,15 +147,6 @@ def warm_in_process(url: str, guild: Guild, redis_url: str, *, runs: int = 300) 
         "p50_ms": statistics.median(seconds[runs // 10 :]) * 1000,
         "p95_ms": cuts[94] * 1000,
     }
-
-
-def render_clustered(c: dict[str, Any]) -> str:
-    return (
-        f"`CLUSTER member_activity USING member_activity_pkey` ({c['cluster_s']:.0f} s) took the "
-        f"{c['guild']} guild's cold `{c['endpoint']}` from {c['before_ms']:.0f} to "
-        f"{c['after_ms']:.0f} ms in process; its rollup-row reads from "
-        f"{c['rollup_before_ms']:.0f} to {c['rollup_after_ms']:.0f} ms."
-    )
 
 
 def render(result: dict[str, Any]) -> str:

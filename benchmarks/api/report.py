@@ -145,7 +145,7 @@ def render(report: dict[str, Any]) -> str:
 
 
 def notes(report: dict[str, Any]) -> list[str]:
-    m, warm = report["machine"], report["warm_in_process"]
+    warm = report["warm_in_process"]
     skipped = sorted(
         {(c.guild, c.endpoint) for c in report["cells"] if c.mode == "cold" and c.concurrency > 1}
         - {
@@ -172,13 +172,19 @@ def notes(report: dict[str, Any]) -> list[str]:
         f"cache {warm['cache']}) takes p50 {warm['p50_ms']:.2f} ms, p95 {warm['p95_ms']:.2f} ms: "
         "the rest of a warm request over HTTP is uvicorn, FastAPI's dependency and thread-pool "
         "hops, and the client on the same busy cores.",
-        "Member rows are where cold time goes (profile above): a period's answer reads every "
-        "member_activity row of the windows covering it, and the pipeline writes those rows in "
-        "window order, so one guild's rows of a month sit on as many heap pages as rows. "
-        + api_profile.render_clustered(report["clustered"])
-        + f" With `shared_buffers={m['shared_buffers']}` nearly every such page is a buffer miss."
-        " A big guild's month is 600k+ rows: each is a COPY message, a Python iteration and a "
-        "Polars row, seconds whatever the layout.",
+        "Workers: cold answers per second at concurrency 16, the same requests against a server "
+        "of 1 and of 2 uvicorn workers (client, server and PostgreSQL on the same 2 cores): "
+        + "; ".join(
+            f"{w['guild']} {w['endpoint']}: "
+            + " → ".join(
+                f"{v['per_s']:.1f}/s ({v['failed']} failed)"
+                for v in report["workers"]
+                if v["guild"] == w["guild"] and v["endpoint"] == w["endpoint"]
+            )
+            for w in report["workers"]
+            if w["workers"] == 1
+        )
+        + ".",
     ]
     if any("HTTP 503" in e for c in report["cells"] for e in c.errors):
         lines.append(
