@@ -10,6 +10,7 @@ from datetime import timedelta
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from psycopg.errors import QueryCanceled
 from psycopg_pool import PoolTimeout
 
 from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(stats.router)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
+    app.add_exception_handler(QueryCanceled, _deadline_passed)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
@@ -50,14 +52,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    pool = open_pool(
-        resolve_database_url(settings),
-        max_size=settings.db_pool_size,
-        timeout=settings.db_pool_timeout_seconds,
+    url = resolve_database_url(settings)
+    timeout = settings.db_pool_timeout_seconds
+    pool = open_pool(url, max_size=settings.db_pool_size, timeout=timeout, name="stats-read")
+    ingest_pool = open_pool(
+        url, max_size=settings.db_ingest_pool_size, timeout=timeout, name="stats-ingest"
     )
     pool.open(wait=False)
+    ingest_pool.open(wait=False)
     redis = RedisGate.from_url(settings.redis_url)
     app.state.pool = pool
+    app.state.ingest_pool = ingest_pool
     app.state.redis = redis
     app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
     app.state.live_presence = LivePresence(
@@ -65,13 +70,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         cap=timedelta(hours=settings.voice_session_cap_hours),
         future=timedelta(seconds=settings.future_tolerance_seconds),
     )
-    app.state.event_store = EventStore(pool, on_voice=app.state.live_presence.apply)
+    app.state.event_store = EventStore(
+        ingest_pool,
+        on_voice=app.state.live_presence.apply,
+        statement_timeout_seconds=settings.ingest_statement_timeout_seconds,
+    )
     if settings.auth == "off":
         log.warning("STATS_AUTH=off: API keys are not checked; anyone can send and read events")
     try:
         yield
     finally:
         pool.close()
+        ingest_pool.close()
         redis.close()
 
 
@@ -91,6 +101,21 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     log.warning("database unavailable", path=request.url.path, error=str(exc))
     return JSONResponse(
         {"detail": "database unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _deadline_passed(request: Request, exc: Exception) -> JSONResponse:
+    """A statement ran past its statement_timeout: the question is too costly, not the database down."""
+    settings: Settings = request.app.state.settings
+    log.warning("statement deadline passed", path=request.url.path, error=str(exc))
+    return JSONResponse(
+        {
+            "detail": "the answer took longer than its deadline of"
+            f" {settings.read_statement_timeout_seconds:g} s; ask for a shorter period"
+            " or a coarser granularity, or retry later"
+        },
         status_code=503,
         headers={"Retry-After": "5"},
     )

@@ -26,11 +26,18 @@ def get_settings(request: Request) -> Settings:
 
 
 def get_pool(request: Request) -> ConnectionPool:
+    """The stats readers' pool."""
     return request.app.state.pool  # type: ignore[no-any-return]
+
+
+def get_ingest_pool(request: Request) -> ConnectionPool:
+    """Ingest's and the key lookups' pool, which readers never take from."""
+    return request.app.state.ingest_pool  # type: ignore[no-any-return]
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
+IngestPoolDep = Annotated[ConnectionPool, Depends(get_ingest_pool)]
 
 
 def get_conn(pool: PoolDep) -> Iterator[psycopg.Connection]:
@@ -93,7 +100,7 @@ def check_key(
 
 
 def require_ingest_key(
-    request: Request, settings: SettingsDep, pool: PoolDep, limiter: RateLimiterDep
+    request: Request, settings: SettingsDep, pool: IngestPoolDep, limiter: RateLimiterDep
 ) -> ApiKey | None:
     return check_key(request, settings, pool, limiter, "ingest")
 
@@ -102,7 +109,7 @@ def require_read_guild(
     guild_id: Annotated[str, Path(alias="guildId")],
     request: Request,
     settings: SettingsDep,
-    pool: PoolDep,
+    pool: IngestPoolDep,
     limiter: RateLimiterDep,
 ) -> str:
     """The path's guildId, normalized, once the caller's read key may see it."""

@@ -135,6 +135,10 @@ class StatsResponder:
         conn, guild = self._conn, self.guild_id
         with conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (f"{round(self._settings.read_statement_timeout_seconds * 1000)}ms",),
+            )
             newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
             if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
                 raise HTTPException(404, f"guild {guild} not found")

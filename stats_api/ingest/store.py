@@ -41,9 +41,16 @@ VoiceHook = Callable[[list[list], int], None]
 class EventStore:
     """Stores batches through a pool, creating the daily partitions a batch needs on first sight."""
 
-    def __init__(self, pool: ConnectionPool, *, on_voice: VoiceHook | None = None) -> None:
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        *,
+        on_voice: VoiceHook | None = None,
+        statement_timeout_seconds: int = 20,
+    ) -> None:
         self._pool = pool
         self._on_voice = on_voice
+        self._statement_timeout = f"{statement_timeout_seconds}s"
         # Epoch day numbers known to have a partition; only grows after a commit that ensured them.
         self._known_days: set[int] = set()
 
@@ -66,7 +73,9 @@ class EventStore:
         missing = days - self._known_days
         with self._pool.connection() as conn, conn.transaction():
             # The pipeline's settle lag assumes ingest transactions end within seconds.
-            conn.execute("SET LOCAL statement_timeout = '20s'")
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)", (self._statement_timeout,)
+            )
             if missing:
                 _ensure_partitions(conn, min(missing), max(missing))
             conn.execute(CREATE_STAGING_SQL)
