@@ -14,6 +14,7 @@ from psycopg.errors import QueryCanceled
 from psycopg_pool import PoolTimeout
 
 from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
+from stats_api.ingest.idempotency import IdempotencyConflict
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
 from stats_api.live.presence import LivePresence
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(stats.router)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
+    app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)
     app.add_exception_handler(QueryCanceled, _deadline_passed)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
@@ -94,6 +96,11 @@ async def _period_error(request: Request, exc: Exception) -> JSONResponse:
     """The shape FastAPI gives query validation errors, naming the parameter."""
     assert isinstance(exc, PeriodError)
     detail = [{"loc": ["query", exc.param], "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
+    detail = [{"loc": ["header", "Idempotency-Key"], "msg": str(exc), "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 
 

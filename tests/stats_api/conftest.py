@@ -21,7 +21,7 @@ from stats_platform.storage.api_keys import create_key
 from tests.testkit.api import GUILD, OTHER_GUILD, now_ms
 
 # What the API writes. The other data tables are not touched by these tests.
-API_TABLES = ("events", "window_arrivals", "api_keys")
+API_TABLES = ("events", "window_arrivals", "api_keys", "ingest_idempotency")
 
 
 @pytest.fixture
