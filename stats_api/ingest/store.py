@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -40,6 +41,8 @@ STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
 VoiceHook = Callable[[list[list], int], None]
 # The answer to a batch of which `inserted` rows were new.
 Answer = Callable[[int], dict[str, Any]]
+# Crash tests only: STATS_FAULT=ingest:<point> ends the process there (tests/stats_api/test_ingest_crashes.py).
+FAULT = os.environ.get("STATS_FAULT")
 
 
 class EventStore:
@@ -107,17 +110,25 @@ class EventStore:
                     _ensure_partitions(conn, min(missing), max(missing))
                 conn.execute(CREATE_STAGING_SQL)
                 _copy_rows(conn, rows)
+                _fault("ingest:after_copy")
                 inserted, voice, received_us = conn.execute(
                     INSERT_EVENTS_SQL, INSERT_EVENTS_PARAMS
                 ).fetchone() or (0, [], 0)
             result = answer(int(inserted))
             if receipt is not None:
                 receipt.record(conn, result)
+            _fault("ingest:before_commit")
+        _fault("ingest:after_commit")
         if missing:
             self._known_days.update(range(min(missing), max(missing) + 1))
         if voice and self._on_voice is not None:
             self._on_voice(voice, received_us)
         return result, False
+
+
+def _fault(point: str) -> None:
+    if point == FAULT:
+        os._exit(1)
 
 
 def _ensure_partitions(conn: psycopg.Connection, first_day: int, last_day: int) -> None:
