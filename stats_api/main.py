@@ -14,6 +14,7 @@ from psycopg.errors import QueryCanceled
 from psycopg_pool import PoolTimeout
 
 from stats_api.api.routes import activity, dashboard, events, health, leaderboard, members, voice
+from stats_api.errors import LogUnhandledErrors
 from stats_api.ingest.idempotency import IdempotencyConflict
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_logging(json_logs=settings.log_json)
     app = FastAPI(title="Discord stats platform", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
+    app.add_middleware(LogUnhandledErrors)
     app.include_router(health.router)
     app.include_router(events.router)
     for stats in (dashboard, members, leaderboard, activity, voice):
