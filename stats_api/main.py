@@ -20,7 +20,7 @@ from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
 from stats_api.live.presence import LivePresence
 from stats_api.periods import PeriodError
-from stats_api.ratelimit import RateLimiter
+from stats_api.ratelimit import BadKeyThrottle, RateLimiter
 from stats_api.redis_gate import RedisGate
 from stats_platform.logs import configure_logging, configure_structlog, get_logger
 from stats_platform.settings import Settings, get_settings
@@ -69,6 +69,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.ingest_pool = ingest_pool
     app.state.redis = redis
     app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
+    app.state.bad_key_throttle = BadKeyThrottle(redis, settings.bad_key_limit_per_minute)
     app.state.live_presence = LivePresence(
         redis,
         cap=timedelta(hours=settings.voice_session_cap_hours),

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     auth: Literal["on", "off"] = "on"
     env: Literal["development", "production", "test"] = "development"
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # Bad keys one client address may present per clock minute before it is refused (429).
+    bad_key_limit_per_minute: int = Field(default=20, ge=1)
     log_json: bool = False
     # Stats reads share db_pool_size connections; ingest and key lookups have a pool of their
     # own, so no number of slow readers can keep the bot's batches out.

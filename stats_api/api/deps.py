@@ -14,7 +14,7 @@ from fastapi import Depends, HTTPException, Path, Request
 from psycopg_pool import ConnectionPool
 
 from stats_api.ingest.store import EventStore
-from stats_api.ratelimit import RateLimiter
+from stats_api.ratelimit import BadKeyThrottle, RateLimiter
 from stats_api.redis_gate import RedisGate
 from stats_platform.domain.snowflakes import normalize_snowflake
 from stats_platform.settings import Settings
@@ -54,6 +54,10 @@ def get_rate_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
+def get_bad_key_throttle(request: Request) -> BadKeyThrottle:
+    return request.app.state.bad_key_throttle  # type: ignore[no-any-return]
+
+
 def get_event_store(request: Request) -> EventStore:
     return request.app.state.event_store  # type: ignore[no-any-return]
 
@@ -72,24 +76,33 @@ def presented_key(request: Request) -> str | None:
     return request.headers.get("x-api-key", "").strip() or None
 
 
-def check_key(
-    request: Request, settings: Settings, pool: ConnectionPool, limiter: RateLimiter, scope: Scope
-) -> ApiKey | None:
+def check_key(request: Request, pool: ConnectionPool, scope: Scope) -> ApiKey | None:
     """The caller's key of `scope`, counted against its rate; None when auth is off."""
+    settings = get_settings(request)
     if settings.auth == "off":
         return None
     presented = presented_key(request)
     if presented is None:
         raise _unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key")
+    throttle = get_bad_key_throttle(request)
+    address = request.client.host if request.client else "unknown"
+    blocked = throttle.retry_after(address)
+    if blocked is not None:
+        raise HTTPException(
+            429,
+            f"too many bad API keys from {address}; retry after {blocked} s",
+            headers={"Retry-After": str(blocked)},
+        )
     with pool.connection() as conn:
         key = authenticate(conn, presented)
     if key is None:
+        throttle.failed(address)
         raise _unauthorized("invalid or revoked API key")
     if key.scope != scope:
         raise HTTPException(
             403, f"API key {key.key_id} has scope {key.scope}; this needs scope {scope}"
         )
-    retry_after = limiter.retry_after(key.key_id)
+    retry_after = get_rate_limiter(request).retry_after(key.key_id)
     if retry_after is not None:
         raise HTTPException(
             429,
@@ -99,21 +112,17 @@ def check_key(
     return key
 
 
-def require_ingest_key(
-    request: Request, settings: SettingsDep, pool: IngestPoolDep, limiter: RateLimiterDep
-) -> ApiKey | None:
-    return check_key(request, settings, pool, limiter, "ingest")
+def require_ingest_key(request: Request, pool: IngestPoolDep) -> ApiKey | None:
+    return check_key(request, pool, "ingest")
 
 
 def require_read_guild(
     guild_id: Annotated[str, Path(alias="guildId")],
     request: Request,
-    settings: SettingsDep,
     pool: IngestPoolDep,
-    limiter: RateLimiterDep,
 ) -> str:
     """The path's guildId, normalized, once the caller's read key may see it."""
-    key = check_key(request, settings, pool, limiter, "read")
+    key = check_key(request, pool, "read")
     guild = normalize_snowflake(guild_id)
     if guild is None or (key is not None and key.denied_guilds([guild])):
         raise HTTPException(404, f"guild {guild_id} not found")
