@@ -17,9 +17,26 @@ from stats_platform.settings import DEFAULT_DATABASE_URL, Settings
 log = logging.getLogger("stats.database")
 
 
+class DatabaseMissing(SystemExit):
+    """The configured database does not exist: one line for the operator, no traceback.
+
+    A SystemExit, so every command of the CLI (and `uvicorn --factory`) ends with the message alone.
+    """
+
+    def __init__(self, url: str) -> None:
+        params = conninfo_to_dict(url)
+        dbname, host, port = params.get("dbname"), params.get("host"), params.get("port", "5432")
+        super().__init__(
+            f"STATS_DATABASE_URL names database {dbname!r}, which does not exist on {host}:{port}:"
+            f" create it (CREATE DATABASE {dbname}, or createdb), then run `stats-platform db"
+            " migrate`; or unset STATS_DATABASE_URL to use the local default"
+        )
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The URL every process uses; creates the default database and starts the embedded server when needed."""
     if settings.database_url:
+        _require_database(settings.database_url)
         return settings.database_url
     if server_answers(DEFAULT_DATABASE_URL):
         create_database_if_missing(DEFAULT_DATABASE_URL)
@@ -76,6 +93,20 @@ def server_answers(url: str) -> bool:
             return True
     except psycopg.OperationalError:
         return False
+
+
+def _require_database(url: str) -> None:
+    """DatabaseMissing when the server answers that the database does not exist.
+
+    An unreachable server is not refused here: the API starts anyway and /readyz says why.
+    """
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return
+    except psycopg.OperationalError as exc:
+        dbname = conninfo_to_dict(url).get("dbname")
+        if f'database "{dbname}" does not exist' in str(exc):
+            raise DatabaseMissing(url) from None
 
 
 def create_database_if_missing(url: str) -> None:
