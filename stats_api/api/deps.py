@@ -11,6 +11,7 @@ from typing import Annotated
 
 import psycopg
 from fastapi import Depends, HTTPException, Path, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
 
 from stats_api.ingest.store import EventStore
@@ -68,6 +69,30 @@ RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 EventStoreDep = Annotated[EventStore, Depends(get_event_store)]
 
 
+# Declared for the OpenAPI document (either one authenticates); presented_key reads the headers.
+BearerDep = Annotated[
+    HTTPAuthorizationCredentials | None,
+    Depends(
+        HTTPBearer(
+            auto_error=False,
+            scheme_name="bearer",
+            description="`Authorization: Bearer sp_<key_id>_<secret>`",
+        )
+    ),
+]
+ApiKeyHeaderDep = Annotated[
+    str | None,
+    Depends(
+        APIKeyHeader(
+            name="X-API-Key",
+            auto_error=False,
+            scheme_name="apiKey",
+            description="`X-API-Key: sp_<key_id>_<secret>`, instead of Authorization",
+        )
+    ),
+]
+
+
 def presented_key(request: Request) -> str | None:
     """The key from `Authorization: Bearer <key>`, else from `X-API-Key`."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
@@ -112,7 +137,9 @@ def check_key(request: Request, pool: ConnectionPool, scope: Scope) -> ApiKey | 
     return key
 
 
-def require_ingest_key(request: Request, pool: IngestPoolDep) -> ApiKey | None:
+def require_ingest_key(
+    request: Request, pool: IngestPoolDep, _bearer: BearerDep, _api_key: ApiKeyHeaderDep
+) -> ApiKey | None:
     return check_key(request, pool, "ingest")
 
 
@@ -120,6 +147,8 @@ def require_read_guild(
     guild_id: Annotated[str, Path(alias="guildId")],
     request: Request,
     pool: IngestPoolDep,
+    _bearer: BearerDep,
+    _api_key: ApiKeyHeaderDep,
 ) -> str:
     """The path's guildId, normalized, once the caller's read key may see it."""
     key = check_key(request, pool, "read")

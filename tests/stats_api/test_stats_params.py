@@ -115,3 +115,27 @@ def test_openapi_documents_every_bound(client: TestClient) -> None:
     tz = next(p["schema"] for p in dashboard if p["name"] == "tz")
     assert (tz["maxLength"], tz["minLength"]) == (64, 1)
     assert tz["pattern"] == r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$"
+
+
+def test_openapi_declares_both_ways_to_send_a_key(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["securitySchemes"] == {
+        "bearer": {
+            "type": "http", "scheme": "bearer",
+            "description": "`Authorization: Bearer sp_<key_id>_<secret>`",
+        },
+        "apiKey": {
+            "type": "apiKey", "in": "header", "name": "X-API-Key",
+            "description": "`X-API-Key: sp_<key_id>_<secret>`, instead of Authorization",
+        },
+    }  # fmt: skip
+    keyed = {
+        (path, method): operation.get("security")
+        for path, operations in document["paths"].items()
+        for method, operation in operations.items()
+        if path.startswith("/v1/")
+    }
+    assert len(keyed) == 7
+    assert set(map(str, keyed.values())) == {str([{"bearer": []}, {"apiKey": []}])}
+    for probe in ("/healthz", "/readyz"):
+        assert "security" not in document["paths"][probe]["get"]
