@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
     max_data_bytes: int = Field(default=16 * 1024, ge=1, le=16 * 1024)
     future_tolerance_seconds: int = Field(default=300, ge=0, le=300)
+    # A request's headers, and an ingest body, must arrive within these: slow clients
+    # (trickling a byte at a time) would otherwise hold connections for ever.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     raw_retention_days: int = Field(default=30, ge=1)
     snapshot_retention_days: int = Field(default=365, ge=1)

@@ -180,7 +180,15 @@ def _serve(database_url: str, host: str, port: int) -> None:
     # The API is named, not imported: the platform's tools never import the HTTP service.
     os.environ["STATS_DATABASE_URL"] = database_url
     # log_config=None: uvicorn's loggers go through the platform's structured handler.
-    uvicorn.run("stats_api.main:create_app", factory=True, host=host, port=port, log_config=None)
+    uvicorn.run(
+        "stats_api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        # stats_api.server.PROTOCOL: uvicorn's protocol with a deadline for request headers.
+        http="stats_api.server:HeaderDeadlineProtocol",
+    )
 
 
 def _migrated_database(settings: Settings) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": 'malformed JSON, or not an array / {"events": [...]}'},
     401: {"description": "no key, or a bad or revoked one"},
     403: {"description": "the key may not send events for a guild in the batch"},
+    408: {"description": "the body did not arrive within STATS_BODY_READ_TIMEOUT_SECONDS"},
     413: {"description": "more than 5,000 events or 5 MiB decoded"},
     415: {
         "description": "Content-Type is not application/json, or an unsupported Content-Encoding"
@@ -52,8 +54,16 @@ async def read_event_body(request: Request, settings: SettingsDep) -> bytes:
     if declared.isdigit() and int(declared) > settings.max_body_bytes:
         raise HTTPException(413, f"body is larger than {settings.max_body_bytes} bytes")
     body = BoundedBody(settings.max_body_bytes, gzip=encoding == "gzip")
-    async for chunk in request.stream():
-        body.feed(chunk)
+    try:
+        async with asyncio.timeout(settings.body_read_timeout_seconds):
+            async for chunk in request.stream():
+                body.feed(chunk)
+    except TimeoutError:
+        raise HTTPException(
+            408,
+            f"body not received within {settings.body_read_timeout_seconds:g} s",
+            headers={"Connection": "close"},
+        ) from None
     return body.result()
 
 
