@@ -53,7 +53,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "the key is not a read key"},
     404: {"description": "unknown guild, or one this key may not read"},
     422: {"description": "a bad parameter; `detail[].loc` names it"},
-    429: {"description": "over the key's rate; see Retry-After"},
+    429: {
+        "description": "over the key's rate, or too many bad keys from this address; see Retry-After"
+    },
+    503: {
+        "description": "database unreachable, or the answer passed its deadline; see Retry-After"
+    },
 }
 
 

@@ -26,6 +26,7 @@ _BATCH_SCHEMA = {
         {
             "type": "object",
             "properties": {"events": {"type": "array", "items": EventIn.model_json_schema()}},
+            "required": ["events"],
         },
     ]
 }
@@ -38,7 +39,10 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     415: {
         "description": "Content-Type is not application/json, or an unsupported Content-Encoding"
     },
-    429: {"description": "over the key's rate; see Retry-After"},
+    429: {
+        "description": "over the key's rate, or too many bad keys from this address; see Retry-After"
+    },
+    503: {"description": "database unreachable; nothing of the batch was acknowledged"},
 }
 
 
