@@ -11,6 +11,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
+from psycopg.errors import QueryCanceled
 from psycopg_pool import PoolTimeout
 
 from stats_api import metrics
@@ -26,6 +27,8 @@ from stats_api.api.routes import (
     voice,
 )
 from stats_api.api.routes import metrics as metrics_route
+from stats_api.errors import LogUnhandledErrors
+from stats_api.ingest.idempotency import IdempotencyConflict
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
 from stats_api.ingest.validate import EventRow
@@ -33,7 +36,7 @@ from stats_api.live.feed import LiveFeed, async_client
 from stats_api.live.presence import LivePresence
 from stats_api.metrics.platform import PlatformCollector
 from stats_api.periods import PeriodError
-from stats_api.ratelimit import RateLimiter
+from stats_api.ratelimit import BadKeyThrottle, RateLimiter
 from stats_api.redis_gate import RedisGate
 from stats_api.ui import routes as ui
 from stats_platform.logs import configure_logging, configure_structlog, get_logger
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_docs(app)
     app.state.settings = settings
+    app.add_middleware(LogUnhandledErrors)
     app.include_router(health.router)
     app.include_router(events.router)
     for stats in (dashboard, members, leaderboard, activity, voice, live):
@@ -70,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(metrics.RequestMetrics)
     app.add_exception_handler(PayloadError, _payload_error)
     app.add_exception_handler(PeriodError, _period_error)
+    app.add_exception_handler(IdempotencyConflict, _idempotency_conflict)
+    app.add_exception_handler(QueryCanceled, _deadline_passed)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     return app
@@ -78,16 +84,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    pool = open_pool(
-        resolve_database_url(settings),
-        max_size=settings.db_pool_size,
-        timeout=settings.db_pool_timeout_seconds,
+    url = resolve_database_url(settings)
+    timeout = settings.db_pool_timeout_seconds
+    pool = open_pool(url, max_size=settings.db_pool_size, timeout=timeout, name="stats-read")
+    ingest_pool = open_pool(
+        url, max_size=settings.db_ingest_pool_size, timeout=timeout, name="stats-ingest"
     )
     pool.open(wait=False)
+    ingest_pool.open(wait=False)
     redis = RedisGate.from_url(settings.redis_url)
     app.state.pool = pool
+    app.state.ingest_pool = ingest_pool
     app.state.redis = redis
     app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
+    app.state.bad_key_throttle = BadKeyThrottle(redis, settings.bad_key_limit_per_minute)
     app.state.live_presence = LivePresence(
         redis,
         cap=timedelta(hours=settings.voice_session_cap_hours),
@@ -106,7 +116,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feed.notify({guild for guild, _, _ in stored})
 
     app.state.event_store = EventStore(
-        pool, on_voice=app.state.live_presence.apply, on_commit=committed
+        ingest_pool,
+        on_voice=app.state.live_presence.apply,
+        on_commit=committed,
+        statement_timeout_seconds=settings.ingest_statement_timeout_seconds,
     )
     feed.start()
     if settings.auth == "off":
@@ -117,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         feed.stop()
         metrics.process_exiting()
         pool.close()
+        ingest_pool.close()
         redis.close()
         await streams.aclose()
 
@@ -133,10 +147,30 @@ async def _period_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=422)
 
 
+async def _idempotency_conflict(request: Request, exc: Exception) -> JSONResponse:
+    detail = [{"loc": ["header", "Idempotency-Key"], "msg": str(exc), "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     log.warning("database unavailable", path=request.url.path, error=str(exc))
     return JSONResponse(
         {"detail": "database unavailable; retry later"},
+        status_code=503,
+        headers={"Retry-After": "5"},
+    )
+
+
+async def _deadline_passed(request: Request, exc: Exception) -> JSONResponse:
+    """A statement ran past its statement_timeout: the question is too costly, not the database down."""
+    settings: Settings = request.app.state.settings
+    log.warning("statement deadline passed", path=request.url.path, error=str(exc))
+    return JSONResponse(
+        {
+            "detail": "the answer took longer than its deadline of"
+            f" {settings.read_statement_timeout_seconds:g} s; ask for a shorter period"
+            " or a coarser granularity, or retry later"
+        },
         status_code=503,
         headers={"Retry-After": "5"},
     )

@@ -80,8 +80,9 @@ def _custom(start: datetime | None, end: datetime | None, now: datetime) -> Time
 def zone_of(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (KeyError, ValueError) as exc:
-        raise PeriodError("tz", f"unknown IANA time zone {name!r}") from exc
+    except (KeyError, ValueError, OSError) as exc:
+        # OSError: a folder of the zone database (`America`) or a name the filesystem refuses.
+        raise PeriodError("tz", f"unknown IANA time zone {name[:64]!r}") from exc
 
 
 def buckets(

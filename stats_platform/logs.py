@@ -36,6 +36,15 @@ def configure_structlog() -> None:
 def configure_logging(*, json_logs: bool = False, level: int = logging.INFO) -> None:
     """The process-wide setup for commands and servers: one handler on the root logger."""
     configure_structlog()
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter(json_logs=json_logs))
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
+
+
+def formatter(*, json_logs: bool) -> logging.Formatter:
+    """key=value or JSON lines; a record's exception is rendered as its traceback."""
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json_logs
@@ -43,16 +52,17 @@ def configure_logging(*, json_logs: bool = False, level: int = logging.INFO) -> 
             key_order=["timestamp", "level", "logger", "event"]
         )
     )
-    handler = logging.StreamHandler()
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=_SHARED,
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
-        )
+    return structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_SHARED,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            # Without it an exception is printed as the repr of its exc_info tuple.
+            structlog.processors.dict_tracebacks
+            if json_logs
+            else structlog.processors.format_exc_info,
+            renderer,
+        ],
     )
-    root = logging.getLogger()
-    root.handlers = [handler]
-    root.setLevel(level)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:

@@ -27,16 +27,25 @@ class Settings(BaseSettings):
     auth: Literal["on", "off"] = "on"
     env: Literal["development", "production", "test"] = "development"
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # Bad keys one client address may present per clock minute before it is refused (429).
+    bad_key_limit_per_minute: int = Field(default=20, ge=1)
     log_json: bool = False
+    # Stats reads share db_pool_size connections; ingest and key lookups have a pool of their
+    # own, so no number of slow readers can keep the bot's batches out.
     db_pool_size: int = Field(default=10, ge=1, le=200)
     api_workers: int = Field(default=2, ge=1, le=64)
     """API worker processes (uvicorn --workers); each has its own pools, the cache is Redis."""
+    db_ingest_pool_size: int = Field(default=4, ge=1, le=50)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
 
     max_batch_events: int = Field(default=5000, ge=1, le=5000)
     max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, le=5 * 1024 * 1024)
     max_data_bytes: int = Field(default=16 * 1024, ge=1, le=16 * 1024)
     future_tolerance_seconds: int = Field(default=300, ge=0, le=300)
+    # A request's headers, and an ingest body, must arrive within these: slow clients
+    # (trickling a byte at a time) would otherwise hold connections for ever.
+    header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    body_read_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
     raw_retention_days: int = Field(default=30, ge=1)
     snapshot_retention_days: int = Field(default=365, ge=1)
@@ -45,6 +54,8 @@ class Settings(BaseSettings):
     # An ingest statement runs at most this long, so every event that arrived more than
     # settle_seconds ago is committed and visible: a run counts exactly those (covered_until).
     ingest_statement_timeout_seconds: int = Field(default=20, ge=1, le=300)
+    # Each statement of a stats read runs at most this long, then the answer is a 503.
+    read_statement_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     settle_seconds: int = Field(default=30, ge=1, le=3600)
     # How long after a 5-minute window closes its run waits for the bot's batches to land.
     batch_delay_seconds: int = Field(default=15, ge=0, le=300)

@@ -36,6 +36,7 @@ DATA_TABLES = (
     "voice_sessions",
     "voice_checkpoints",
     "voice_checkpoint_marks",
+    "ingest_idempotency",
 )
 
 

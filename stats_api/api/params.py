@@ -19,6 +19,13 @@ from stats_api.schemas import CamelModel
 # send the previous-period arithmetic past datetime's range.
 DISCORD_EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
 DEFAULT_PERIOD: periods.Period = "week"
+# Bounds far beyond any guild, chosen so every value stays exact in a JSON number (2^53) and
+# its arithmetic (page offset, minutes in ms) stays within a 64-bit integer.
+MAX_PAGE = 1_000_000_000
+MAX_MIN_MESSAGES = 10**15
+MAX_MIN_VOICE_MINUTES = 10**13
+# The longest IANA name is 32 characters; the pattern keeps paths and NULs out of the zone lookup.
+TZ_PATTERN = r"^[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*$"
 
 
 class PeriodQuery(CamelModel):
@@ -42,6 +49,9 @@ class PeriodQuery(CamelModel):
     )
     tz: str = Field(
         default="UTC",
+        min_length=1,
+        max_length=64,
+        pattern=TZ_PATTERN,
         description="IANA time zone: moves day and week boundaries, never instants",
         examples=["Asia/Kolkata"],
     )
@@ -103,7 +113,13 @@ class ActivityQuery(PeriodQuery):
 
 
 class MemberListQuery(CamelModel):
-    page: int = Field(default=1, ge=1, description="from 1", examples=[1])
+    page: int = Field(
+        default=1,
+        ge=1,
+        le=MAX_PAGE,
+        description="from 1; a page past the last is empty",
+        examples=[1],
+    )
     page_size: int = Field(default=20, ge=1, le=100, description="at most 100", examples=[20])
     sort_by: SortBy = Field(
         default="messages",
@@ -113,10 +129,18 @@ class MemberListQuery(CamelModel):
     )
     sort_order: Literal["asc", "desc"] = Field(default="desc", examples=["desc"])
     min_messages: int | None = Field(
-        default=None, ge=0, description="only members with at least this many", examples=[10]
+        default=None,
+        ge=0,
+        le=MAX_MIN_MESSAGES,
+        description="only members with at least this many",
+        examples=[10],
     )
     min_voice_minutes: int | None = Field(
-        default=None, ge=0, description="only members with at least this many", examples=[60]
+        default=None,
+        ge=0,
+        le=MAX_MIN_VOICE_MINUTES,
+        description="only members with at least this many",
+        examples=[60],
     )
     active_only: bool = Field(
         default=False, description="only members seen in the last 7 days", examples=[True]

@@ -7,7 +7,9 @@ as the `stats_reader` role, whose row-level policies show only the requested gui
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -50,12 +52,19 @@ SELECT least((SELECT min(ts) FROM events WHERE guild_id = %(g)s),
              (SELECT min(period_start) FROM metrics_snapshots
               WHERE guild_id = %(g)s AND period_start < %(horizon)s))
 """
+# How often a running read looks whether its client is still there.
+DISCONNECT_POLL_SECONDS = 0.25
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "no key, or a bad or revoked one"},
     403: {"description": "the key is not a read key"},
     404: {"description": "unknown guild, or one this key may not read"},
     422: {"description": "a bad parameter; `detail[].loc` names it"},
-    429: {"description": "over the key's rate; see Retry-After"},
+    429: {
+        "description": "over the key's rate, or too many bad keys from this address; see Retry-After"
+    },
+    503: {
+        "description": "database unreachable, or the answer passed its deadline; see Retry-After"
+    },
 }
 
 
@@ -130,13 +139,26 @@ class StatsResponder:
         self._conn = conn
         self._settings = settings
         self._cache = AnswerCache(redis, settings.cache_ttl_seconds)
+        # Held while the snapshot's queries run: cancel() reaches no one else's query.
+        self._reading = threading.Lock()
+        self._busy = False
+
+    def cancel(self) -> None:
+        """Cancels the running read (the client left); a no-op outside the snapshot."""
+        with self._reading:
+            if self._busy:
+                self._conn.cancel_safe(timeout=2)
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
         """A read-only snapshot of a known guild; 404 when no table has anything of it."""
         conn, guild = self._conn, self.guild_id
-        with conn.transaction():
+        with self._cancellable(), conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            conn.execute(
+                "SELECT set_config('statement_timeout', %s, true)",
+                (f"{round(self._settings.read_statement_timeout_seconds * 1000)}ms",),
+            )
             # The last line of defence: from here the database shows this guild's rows only.
             as_guild_reader(conn, guild)
             newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
@@ -152,6 +174,16 @@ class StatsResponder:
                 newest=newest,
             )
 
+    @contextmanager
+    def _cancellable(self) -> Iterator[None]:
+        with self._reading:
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._reading:
+                self._busy = False
+
     def respond(
         self, endpoint: str, params: dict[str, Any], compute: Callable[[Snapshot], BaseModel]
     ) -> Response:
@@ -166,10 +198,22 @@ class StatsResponder:
         return _json(body, "miss" if self._cache.enabled else "off")
 
 
-def get_responder(
-    guild_id: ReadGuildDep, conn: ConnDep, redis: RedisDep, settings: SettingsDep
-) -> StatsResponder:
-    return StatsResponder(guild_id, conn, redis, settings)
+async def get_responder(
+    request: Request, guild_id: ReadGuildDep, conn: ConnDep, redis: RedisDep, settings: SettingsDep
+) -> AsyncIterator[StatsResponder]:
+    """The request's responder, whose read is cancelled if the client disconnects meanwhile."""
+    responder = StatsResponder(guild_id, conn, redis, settings)
+    watcher = asyncio.create_task(_cancel_on_disconnect(request, responder))
+    try:
+        yield responder
+    finally:
+        watcher.cancel()
+
+
+async def _cancel_on_disconnect(request: Request, responder: StatsResponder) -> None:
+    while not await request.is_disconnected():
+        await asyncio.sleep(DISCONNECT_POLL_SECONDS)
+    await asyncio.to_thread(responder.cancel)
 
 
 def get_live_presence(request: Request) -> LivePresence:

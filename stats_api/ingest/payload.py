@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 import zlib
 from typing import Any
 
 import orjson
 
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+# orjson reads integers beyond 64 bits as floats, rounding them. A body with 20 digits in a row
+# is scanned for such an integer outside strings and then read again by the json module,
+# which keeps every integer exact; orjson has already refused anything json would let through.
+_TWENTY_DIGITS = re.compile(rb"\d{20}")
+_BIG_INTEGER = re.compile(rb'"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])(-?\d{20,})(?![.eE\d])')
 
 
 class PayloadError(Exception):
@@ -80,6 +87,8 @@ def parse_events(body: bytes, *, max_events: int) -> list[Any]:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(400, f"body is not valid JSON: {exc}") from None
+    if _TWENTY_DIGITS.search(body) and _has_big_integer(body):
+        document = json.loads(body)
     events = document.get("events") if type(document) is dict else document
     if type(events) is not list:
         raise PayloadError(
@@ -88,3 +97,11 @@ def parse_events(body: bytes, *, max_events: int) -> list[Any]:
     if len(events) > max_events:
         raise PayloadError(413, f"batch has {len(events)} events; the limit is {max_events}")
     return events
+
+
+def _has_big_integer(body: bytes) -> bool:
+    for match in _BIG_INTEGER.finditer(body):
+        number = match.group(1)
+        if number is not None and not -(2**63) <= int(number) < 2**64:
+            return True
+    return False

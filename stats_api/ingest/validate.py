@@ -7,6 +7,7 @@ events a request. A checker returns the normalized value, or an `Invalid` messag
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -245,8 +246,13 @@ def _data(value: Any, max_bytes: int) -> bytes | Invalid | None:
         return Invalid("data must be a JSON object or null")
     try:
         encoded = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except orjson.JSONEncodeError:
-        return Invalid("data is nested too deeply")
+    except orjson.JSONEncodeError as exc:
+        if "Integer exceeds 64-bit range" not in str(exc):
+            return Invalid("data is nested too deeply")
+        # Kept exact: jsonb stores any integer, orjson writes only 64-bit ones.
+        encoded = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
     if len(encoded) > max_bytes:
         return Invalid(f"data must be at most {max_bytes} bytes as JSON (got {len(encoded)})")
     if b"\\u0000" in encoded and _NUL_ESCAPE.search(encoded):

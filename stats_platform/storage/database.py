@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
+from time import monotonic
 
 import psycopg
 from psycopg import sql
@@ -16,9 +17,26 @@ from stats_platform.settings import DEFAULT_DATABASE_URL, Settings
 log = logging.getLogger("stats.database")
 
 
+class DatabaseMissing(SystemExit):
+    """The configured database does not exist: one line for the operator, no traceback.
+
+    A SystemExit, so every command of the CLI (and `uvicorn --factory`) ends with the message alone.
+    """
+
+    def __init__(self, url: str) -> None:
+        params = conninfo_to_dict(url)
+        dbname, host, port = params.get("dbname"), params.get("host"), params.get("port", "5432")
+        super().__init__(
+            f"STATS_DATABASE_URL names database {dbname!r}, which does not exist on {host}:{port}:"
+            f" create it (CREATE DATABASE {dbname}, or createdb), then run `stats-platform db"
+            " migrate`; or unset STATS_DATABASE_URL to use the local default"
+        )
+
+
 def resolve_database_url(settings: Settings) -> str:
     """The URL every process uses; creates the default database and starts the embedded server when needed."""
     if settings.database_url:
+        _require_database(settings.database_url)
         return settings.database_url
     if server_answers(DEFAULT_DATABASE_URL):
         create_database_if_missing(DEFAULT_DATABASE_URL)
@@ -29,21 +47,42 @@ def resolve_database_url(settings: Settings) -> str:
     return url
 
 
-def open_pool(url: str, *, max_size: int, timeout: float) -> ConnectionPool:
-    """The API's pool of autocommit connections; callers open a transaction where they need one.
+class SweepingPool(ConnectionPool):
+    """A pool that, when the connection it hands out is broken, checks every idle one at once.
+
+    psycopg_pool's own `check=` retries one connection per backoff step (1 s, 2 s, 4 s ...), so
+    after a server restart a request behind ten dead idle connections waits past its timeout.
+    Here the first broken one costs one failed ping; the sweep drops the others together and
+    the pool reconnects them in the background.
+    """
+
+    def getconn(self, timeout: float | None = None) -> psycopg.Connection:
+        deadline = monotonic() + (self.timeout if timeout is None else timeout)
+        conn = super().getconn(timeout)
+        try:
+            self.check_connection(conn)
+        except psycopg.Error:
+            self.putconn(conn)
+            self.check()
+            conn = super().getconn(max(deadline - monotonic(), 0.01))
+        return conn
+
+
+def open_pool(
+    url: str, *, max_size: int, timeout: float, name: str = "stats-api"
+) -> ConnectionPool:
+    """A pool of autocommit connections; callers open a transaction where they need one.
 
     It opens in the background, so the API starts (and /readyz can say why it is not ready)
-    while the database is still unreachable. Connections are checked on checkout so a restarted
-    server costs one failed ping, not one failed request per stale connection.
+    while the database is still unreachable. Connections are checked on checkout (SweepingPool).
     """
-    return ConnectionPool(
+    return SweepingPool(
         url,
         kwargs={"autocommit": True},
         min_size=1,
         max_size=max_size,
         timeout=timeout,
-        check=ConnectionPool.check_connection,
-        name="stats-api",
+        name=name,
         open=False,
     )
 
@@ -54,6 +93,20 @@ def server_answers(url: str) -> bool:
             return True
     except psycopg.OperationalError:
         return False
+
+
+def _require_database(url: str) -> None:
+    """DatabaseMissing when the server answers that the database does not exist.
+
+    An unreachable server is not refused here: the API starts anyway and /readyz says why.
+    """
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return
+    except psycopg.OperationalError as exc:
+        dbname = conninfo_to_dict(url).get("dbname")
+        if f'database "{dbname}" does not exist' in str(exc):
+            raise DatabaseMissing(url) from None
 
 
 def create_database_if_missing(url: str) -> None:

@@ -220,6 +220,8 @@ def _serve(database_url: str, host: str, port: int) -> None:
         port=port,
         workers=get_settings().api_workers,
         log_config=None,
+        # stats_api.server.PROTOCOL: uvicorn's protocol with a deadline for request headers.
+        http="stats_api.server:HeaderDeadlineProtocol",
     )
 
 

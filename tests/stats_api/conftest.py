@@ -21,7 +21,7 @@ from stats_platform.storage.api_keys import create_key
 from tests.testkit.api import GUILD, OTHER_GUILD, now_ms
 
 # What the API writes. The other data tables are not touched by these tests.
-API_TABLES = ("events", "window_arrivals", "api_keys")
+API_TABLES = ("events", "window_arrivals", "api_keys", "ingest_idempotency")
 
 
 @pytest.fixture
@@ -39,7 +39,14 @@ def db(database_url: str) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture
 def settings(database_url: str, redis_url: str) -> Settings:
-    return Settings(database_url=database_url, redis_url=redis_url, env="test", auth="on")
+    # Every TestClient is the address "testclient": the bad-key throttle has its own test.
+    return Settings(
+        database_url=database_url,
+        redis_url=redis_url,
+        env="test",
+        auth="on",
+        bad_key_limit_per_minute=100_000,
+    )
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from fastapi.testclient import TestClient
 
 from tests.testkit.api import DAY_MS, GUILD, OTHER_GUILD, now_ms
 
@@ -236,3 +238,37 @@ def arrivals(db: psycopg.Connection) -> list[tuple[Any, ...]]:
         "SELECT guild_id, period_type, period_start, last_received_at, last_voice_received_at"
         " FROM window_arrivals ORDER BY guild_id, period_type, period_start"
     ).fetchall()
+
+
+def test_integers_beyond_64_bits_in_data_are_kept_exactly(
+    client: TestClient,
+    ingest_key: str,
+    event: Callable[..., dict[str, Any]],
+    db: psycopg.Connection,
+) -> None:
+    # orjson reads them as floats: 18446744073709551616 was stored as 1.8446744073709552e19.
+    data = {
+        "above": 18446744073709551616,
+        "below": -9223372036854775809,
+        "huge": 123456789012345678901234567890,
+        "u64": 18446744073709551615,
+        "text": "123456789012345678901234567890",
+        "float": 0.123456789012345678901234,
+    }
+    body = json.dumps([event(id="big", data=data)])
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {ingest_key}"}
+    assert client.post("/v1/events", content=body, headers=headers).json()["accepted"] == 1
+    again = client.post("/v1/events", content=body, headers=headers)
+    assert again.json()["duplicates"] == 1
+    row = db.execute(
+        "SELECT data->>'above', data->>'below', data->>'huge', data->>'u64', data->>'text',"
+        " jsonb_typeof(data->'huge') FROM events WHERE event_id = 'big'"
+    ).fetchone()
+    assert row == (
+        "18446744073709551616",
+        "-9223372036854775809",
+        "123456789012345678901234567890",
+        "18446744073709551615",
+        "123456789012345678901234567890",
+        "number",
+    )

@@ -6,6 +6,7 @@ commands in tests/stats_platform/tools/test_cli_keys.py.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Iterator
 
 import psycopg
@@ -68,3 +69,29 @@ def test_read_key_sees_its_guilds_and_nothing_else(
 def test_read_check_is_open_when_auth_is_off(reader: Callable[..., TestClient]) -> None:
     client = reader(auth="off")
     assert client.get(f"/v1/guilds/{FOREIGN_GUILD}/probe").json() == {"guild": FOREIGN_GUILD}
+
+
+def test_an_address_guessing_keys_is_refused_with_429(
+    make_client: Callable[..., TestClient], db: psycopg.Connection
+) -> None:
+    guesser_app = make_client(bad_key_limit_per_minute=3).app
+    address = f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    guesser = TestClient(guesser_app, client=(address, 40000))
+    neighbour = TestClient(guesser_app, client=("10.255.255.254", 40000))
+    good = create_key(db, scope="read", guild_ids=[GUILD])[1]
+    path = f"/v1/guilds/{GUILD}/stats/dashboard"
+    guesses = [
+        guesser.get(path, headers={"Authorization": f"Bearer sp_{i:012x}_{'0' * 48}"})
+        for i in range(5)
+    ]
+    assert [g.status_code for g in guesses] == [401, 401, 401, 429, 429]
+    refused = guesses[3]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.json() == {
+        "detail": f"too many bad API keys from {address}; retry after"
+        f" {refused.headers['retry-after']} s"
+    }
+    # A right guess is refused too, so the throttle cannot be used to confirm one.
+    assert guesser.get(path, headers={"Authorization": f"Bearer {good}"}).status_code == 429
+    assert guesser.post("/v1/events", headers={"X-API-Key": good}).status_code == 429
+    assert neighbour.get(path, headers={"Authorization": f"Bearer {good}"}).status_code == 404

@@ -8,7 +8,7 @@ import psycopg
 from fastapi import APIRouter, Response
 from psycopg_pool import PoolTimeout
 
-from stats_api.api.deps import PoolDep, RedisDep
+from stats_api.api.deps import IngestPoolDep, RedisDep
 from stats_api.schemas import Health, Readiness
 from stats_platform.storage.migrations import is_current
 
@@ -25,8 +25,10 @@ def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
-def readyz(response: Response, pool: PoolDep, redis: RedisDep) -> Readiness:
-    """Ready when the database answers and its schema is current; Redis is reported, not required."""
+def readyz(response: Response, pool: IngestPoolDep, redis: RedisDep) -> Readiness:
+    """Ready when the database answers and its schema is current; Redis is reported, not required.
+
+    Asked on ingest's pool: busy readers do not make the instance look down."""
     database, migrations = _database_state(pool)
     ready = database == "ok" and migrations == "current"
     response.status_code = 200 if ready else 503
@@ -39,7 +41,7 @@ def readyz(response: Response, pool: PoolDep, redis: RedisDep) -> Readiness:
 
 
 def _database_state(
-    pool: PoolDep,
+    pool: IngestPoolDep,
 ) -> tuple[Literal["ok", "unavailable"], Literal["current", "outdated", "unknown"]]:
     try:
         with pool.connection(timeout=READINESS_TIMEOUT_SECONDS) as conn:
