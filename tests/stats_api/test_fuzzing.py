@@ -51,8 +51,11 @@ def test_no_operation_answers_5xx_or_off_its_schema(start_api: Callable[..., Api
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 9
-    for operation in operations:
+    # The live stream never ends, so a fuzzer's call would not return: its keys, guilds and
+    # Redis-less answer are tested in test_live_stream.py.
+    fuzzed = [o for o in operations if not o.path.endswith("/stats/live")]
+    assert (len(operations), len(fuzzed)) == (11, 10)
+    for operation in fuzzed:
         key = ingest if operation.path.startswith("/v1/events") else read
         for mode, examples in EXAMPLES.items():
             _fuzz(operation, mode, examples, api.url, key, failures)
