@@ -2,8 +2,8 @@
 
 Swagger UI's and ReDoc's scripts and stylesheet come from the `fastapi-offline` package's files
 (mounted at ASSETS), never from a CDN, so the pages work on a machine without internet. The
-OpenAPI document names the two ways to send a key, so "Authorize" in /docs makes "Try it out"
-send it, and carries an example batch for POST /v1/events.
+OpenAPI document names the two ways to send a key (declared by api.deps), so "Authorize" in
+/docs makes "Try it out" send it, and carries an example batch for POST /v1/events.
 """
 
 from __future__ import annotations
@@ -24,21 +24,6 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs-assets"
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
-SECURITY_SCHEMES = {
-    "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "`Authorization: Bearer sp_<key_id>_<secret>` (an ingest or read key)",
-    },
-    "apiKey": {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-        "description": "the same key in `X-API-Key`",
-    },
-}
-# Either header will do; only the /v1 routes take keys.
-KEYED_PREFIX = "/v1/"
 EVENTS_EXAMPLE = [
     {
         "id": "e1",
@@ -96,19 +81,13 @@ def install_docs(app: FastAPI) -> None:
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:
-    """FastAPI's document plus the key schemes on every /v1 operation and request examples."""
+    """FastAPI's document (the key schemes come from the routes' key dependencies, api.deps)
+    plus an example batch for POST /v1/events."""
     if app.openapi_schema is not None:
         return app.openapi_schema
     document = get_openapi(
         title=app.title, version=app.version, description=app.description, routes=app.routes
     )
-    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
-    schemes.update(SECURITY_SCHEMES)
-    for path, operations in document.get("paths", {}).items():
-        if not path.startswith(KEYED_PREFIX):
-            continue
-        for operation in operations.values():
-            operation.setdefault("security", [{name: []} for name in SECURITY_SCHEMES])
     events = document.get("paths", {}).get("/v1/events", {}).get("post")
     if events is not None:
         content = events.setdefault("requestBody", {}).setdefault("content", {})
