@@ -131,10 +131,14 @@ def keys_revoke(
 
 
 @app.command()
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    access_log: Annotated[bool, typer.Option(help="log each request")] = True,
+) -> None:
     """Migrate, then serve the API."""
     settings = get_settings()
-    _serve(_migrated_database(settings), host, port)
+    _serve(_migrated_database(settings), host, port, access_log=access_log)
 
 
 @app.command()
@@ -204,7 +208,7 @@ def env_exports() -> None:
         typer.echo(f"export {name}={shlex.quote(env[name])}")
 
 
-def _serve(database_url: str, host: str, port: int) -> None:
+def _serve(database_url: str, host: str, port: int, *, access_log: bool = True) -> None:
     import uvicorn
 
     from stats_platform.tools import launcher
@@ -219,6 +223,7 @@ def _serve(database_url: str, host: str, port: int) -> None:
         host=host,
         port=port,
         workers=get_settings().api_workers,
+        access_log=access_log,
         log_config=None,
         # stats_api.server.PROTOCOL: uvicorn's protocol with a deadline for request headers.
         http="stats_api.server:HeaderDeadlineProtocol",

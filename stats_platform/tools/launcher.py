@@ -62,7 +62,6 @@ def platform_environment(database_url: str) -> dict[str, str]:
     create_database_if_missing(dagster_url)
     return {
         **os.environ,
-        **metrics_environment(),
         "STATS_DATABASE_URL": database_url,
         "DAGSTER_HOME": str(DAGSTER_HOME),
         # dagster-postgres writes psycopg2-style SQL; SQLAlchemy 2.1 would pick psycopg 3 for a
@@ -74,16 +73,15 @@ def platform_environment(database_url: str) -> dict[str, str]:
 def services(
     host: str, api_port: int, dagster_port: int, *, access_log: bool = True
 ) -> list[Service]:
+    # `serve`, not uvicorn's own command: it passes what that command cannot (the protocol with
+    # a deadline for request headers), and the workers and metrics folder from the settings.
     api = [
-        str(BIN / "uvicorn"),
-        "--factory",
-        "stats_api.main:create_app",
+        str(BIN / "stats-platform"),
+        "serve",
         "--host",
         host,
         "--port",
         str(api_port),
-        "--workers",
-        str(get_settings().api_workers),
         *([] if access_log else ["--no-access-log"]),
     ]
     webserver = [
