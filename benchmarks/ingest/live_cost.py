@@ -2,8 +2,9 @@
 
     .venv/bin/python -m benchmarks.ingest --size quick --live-cost --doc docs/benchmarks.md
 
-- **main**: the code this branch grew from (`git archive $(git merge-base main HEAD)`, served
-  from a scratch folder).
+- **main**: the code before metrics and live push (`git archive` of `STATS_BENCH_BASE`, a commit,
+  by default `git merge-base main HEAD`; on main itself, name the commit before), served from a
+  scratch folder.
 - **off**: this tree with `STATS_METRICS=false STATS_LIVE_PUSH=false`.
 - **on**: this tree as it ships: metrics, and live push with no page open (the normal case of
   a guild: the feed only checks, off the request, whether anyone watches).
@@ -43,13 +44,21 @@ OFF = {"STATS_METRICS": "false", "STATS_LIVE_PUSH": "false"}
 VARIANTS = ("main", "off", "on", "watched")
 
 
+def base_name() -> str:
+    """The commit served as **main**: STATS_BENCH_BASE, else where this branch left main."""
+    named = os.environ.get("STATS_BENCH_BASE")
+    if named:
+        return named
+    found = subprocess.run(
+        ["git", "merge-base", "main", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, check=True
+    )
+    return found.stdout.decode().strip()[:7]
+
+
 @contextmanager
 def main_tree() -> Iterator[Path]:
     """Branch main's files in a scratch folder, to serve the code before this change."""
-    # The commit this branch grew from: main may have moved on since.
-    base = subprocess.run(
-        ["git", "merge-base", "main", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, check=True
-    ).stdout.strip()
+    base = base_name()
     archive = subprocess.run(
         ["git", "archive", base], cwd=PROJECT_ROOT, capture_output=True, check=True
     ).stdout
@@ -157,7 +166,7 @@ def section(
             "",
             table(header, rows, right=(1, 2, 3, 5, 6, 7)),
             "",
-            "- **main**: branch `main` before this change. **off**: this branch with"
+            f"- **main**: the code at {base_name()}, before metrics and live push. **off**: this tree with"
             " `STATS_METRICS=false STATS_LIVE_PUSH=false`. **on**: as shipped, no live page open."
             " **watched**: as shipped, a live page open on every one of the load's guilds, so"
             " each commit makes the feed compute and publish totals (off the request, on the"
