@@ -15,7 +15,7 @@ from psycopg import sql
 
 from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import DAILY
-from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_MEASURES, Measure
+from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_MEASURES
 from stats_platform.storage.scripts import script
 from stats_platform.transforms import voice
 from stats_platform.transforms.common import TIMESTAMP
@@ -210,16 +210,6 @@ MEMBER_DAILY_SCHEMA = {
 def member_columns(alias: str) -> sql.Composed:
     """The SELECT list of MEMBER_DAILY_SCHEMA from table `alias`, instants as epoch ms."""
     return epoch_ms_columns(alias, list(MEMBER_DAILY_SCHEMA), instants=MEMBER_INSTANTS)
-
-
-def merged_member_columns(alias: str) -> sql.Composed:
-    """Each member measure of table `alias` merged over a GROUP BY (its declared merge), as read."""
-
-    def merged(measure: Measure) -> sql.Composable:
-        ref = sql.SQL("{}({})").format(sql.SQL(measure.merge), sql.Identifier(alias, measure.name))
-        return _as_epoch_ms(ref) if measure.is_instant else sql.SQL("{}::bigint").format(ref)
-
-    return sql.SQL(", ").join(merged(m) for m in MEMBER_MEASURES)
 
 
 def epoch_ms_columns(alias: str, names: Sequence[str], *, instants: Sequence[str]) -> sql.Composed:
