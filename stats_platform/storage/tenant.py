@@ -9,7 +9,6 @@ so a pooled connection is itself again once the transaction ends.
 from __future__ import annotations
 
 import psycopg
-from psycopg import sql
 from psycopg.pq import TransactionStatus
 
 READER_ROLE = "stats_reader"
@@ -20,5 +19,8 @@ def as_guild_reader(conn: psycopg.Connection, guild_id: str) -> None:
     if conn.autocommit and conn.info.transaction_status != TransactionStatus.INTRANS:
         # SET LOCAL outside a transaction block does nothing: the read would run unguarded.
         raise RuntimeError("as_guild_reader needs an open transaction (conn.transaction())")
-    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(READER_ROLE)))
-    conn.execute("SELECT set_config('stats.guild_id', %s, true)", (guild_id,))
+    # One round trip on every stats read: set_config('role', ..., true) is SET LOCAL ROLE.
+    conn.execute(
+        "SELECT set_config('role', %s, true), set_config('stats.guild_id', %s, true)",
+        (READER_ROLE, guild_id),
+    )
