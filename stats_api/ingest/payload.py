@@ -13,7 +13,10 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 # orjson reads integers beyond 64 bits as floats, rounding them. A body with 20 digits in a row
 # is scanned for such an integer outside strings and then read again by the json module,
 # which keeps every integer exact; orjson has already refused anything json would let through.
-_TWENTY_DIGITS = re.compile(rb"\d{20}")
+# The first test runs on every body: digits mapped to "0" and the rest to " ", then a substring
+# search (C speed, ~25 µs for 100 events; a regex `\d{20}` took 585 µs, a sixth of the request).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_TWENTY_ZEROS = b"0" * 20
 _BIG_INTEGER = re.compile(rb'"(?:[^"\\]|\\.)*"|(?<![\d.eE+-])(-?\d{20,})(?![.eE\d])')
 
 
@@ -87,7 +90,7 @@ def parse_events(body: bytes, *, max_events: int) -> list[Any]:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise PayloadError(400, f"body is not valid JSON: {exc}") from None
-    if _TWENTY_DIGITS.search(body) and _has_big_integer(body):
+    if _TWENTY_ZEROS in body.translate(_DIGITS_AS_ZERO) and _has_big_integer(body):
         document = json.loads(body)
     events = document.get("events") if type(document) is dict else document
     if type(events) is not list:
