@@ -42,17 +42,20 @@ EVENTS = Counter(
     "Events of POST /v1/events by outcome (accepted, duplicate, rejected) and type",
     ["outcome", "type"],
 )
+# By pool: "stats" serves the reads, "ingest" POST /v1/events (stats_api.main opens both).
 POOL_IN_USE = Gauge(
-    "stats_db_pool_connections_in_use", "Database connections lent out now",
-    multiprocess_mode="livesum",
+    "stats_db_pool_connections_in_use", "Database connections lent out now, by pool",
+    ["pool"], multiprocess_mode="livesum",
 )  # fmt: skip
 POOL_SIZE = Gauge(
-    "stats_db_pool_connections", "Database connections open now", multiprocess_mode="livesum"
-)
-POOL_WAITING = Gauge(
-    "stats_db_pool_requests_waiting", "Requests waiting for a database connection now",
+    "stats_db_pool_connections", "Database connections open now, by pool", ["pool"],
     multiprocess_mode="livesum",
 )  # fmt: skip
+POOL_WAITING = Gauge(
+    "stats_db_pool_requests_waiting", "Requests waiting for a database connection now, by pool",
+    ["pool"], multiprocess_mode="livesum",
+)  # fmt: skip
+POOLS = {"stats": "pool", "ingest": "ingest_pool"}  # label: the app.state attribute
 LIVE_STREAMS = Gauge(
     "stats_live_streams_open", "Open GET .../stats/live streams", multiprocess_mode="livesum"
 )
@@ -106,11 +109,16 @@ def count_stored(rows: list[EventRow], stored: list[list]) -> None:
             EVENTS.labels("duplicate", label).inc(n - accepted[label])
 
 
-def sample_pool(pool: ConnectionPool) -> None:
-    stats = pool.get_stats()
-    POOL_SIZE.set(stats.get("pool_size", 0))
-    POOL_IN_USE.set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
-    POOL_WAITING.set(stats.get("requests_waiting", 0))
+def sample_pools(state: Any) -> None:
+    """Each of the app's pools that is open (the app's state holds them)."""
+    for label, attribute in POOLS.items():
+        pool: ConnectionPool | None = getattr(state, attribute, None)
+        if pool is None:
+            continue
+        stats = pool.get_stats()
+        POOL_SIZE.labels(label).set(stats.get("pool_size", 0))
+        POOL_IN_USE.labels(label).set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
+        POOL_WAITING.labels(label).set(stats.get("requests_waiting", 0))
 
 
 @contextmanager
@@ -148,9 +156,8 @@ class RequestMetrics:
             await self.app(scope, receive, observe)
         finally:
             REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
-            pool = getattr(scope["app"].state, "pool", None) if "app" in scope else None
-            if pool is not None:
-                sample_pool(pool)
+            if "app" in scope:
+                sample_pools(scope["app"].state)
 
 
 def _route(scope: Scope) -> str:

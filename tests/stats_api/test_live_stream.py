@@ -180,7 +180,7 @@ def test_a_closed_stream_ends_its_generator(live: Live) -> None:
         assert open_streams(live.api) == 1
         # It waits on Redis alone: the pool, sampled after the scrape before, lends nothing.
         assert scraped(live.api, "stats_live_streams_open") == 1
-        assert scraped(live.api, "stats_db_pool_connections_in_use") == 0
+        assert scraped(live.api, 'stats_db_pool_connections_in_use{pool="stats"}') == 0
     deadline = datetime.now(UTC) + timedelta(seconds=30)
     while open_streams(live.api) != 0:
         assert datetime.now(UTC) < deadline, "the stream's generator is still running"

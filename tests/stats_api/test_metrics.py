@@ -107,7 +107,9 @@ def test_every_metric_is_exposed(
     assert awaiting == {"5min": 1, "hourly": 0, "daily": 0}
     today = midnight(0).date().isoformat()
     assert value(samples, "stats_raw_events", day=today) == 2
-    assert value(samples, "stats_db_pool_requests_waiting") == 0
+    for pool in ("stats", "ingest"):
+        assert value(samples, "stats_db_pool_requests_waiting", pool=pool) == 0
+        assert value(samples, "stats_db_pool_connections", pool=pool) >= 1
 
 
 def test_ingest_counters_move_by_exactly_what_the_batch_did(
