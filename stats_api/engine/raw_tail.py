@@ -7,11 +7,12 @@ so a bucket answered from raw events and one answered from rollups agree by cons
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from stats_api.engine.frames import (
     BUCKET_AS_GUILD,
@@ -22,9 +23,11 @@ from stats_api.engine.frames import (
     empty_members,
 )
 from stats_api.engine.plan import BucketPlan
+from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import DAILY
 from stats_platform.domain.instants import floor_to
 from stats_platform.storage import warehouse
+from stats_platform.storage.scripts import script
 from stats_platform.transforms import activity as transforms
 from stats_platform.transforms import voice
 
@@ -32,6 +35,18 @@ WHOLE_TIME = timedelta(days=365_000)
 """One window spanning every instant: raw spans are bucketed by a key column, not by time."""
 
 RawSpan = tuple[int, datetime, datetime]  # (bucket, start, end)
+SPAN_EVENTS_SQL = sql.SQL(script(__file__, "select_span_events.sql"))  # type: ignore[arg-type]
+REPLAY_CHECKPOINTS_SQL = script(__file__, "select_replay_checkpoints.sql")
+VOICE_REPLAY_SQL = sql.SQL(script(__file__, "select_voice_replays.sql"))  # type: ignore[arg-type]
+SPAN_EVENT_SCHEMA = {**warehouse.EVENT_SCHEMA, "bucket": pl.Int64}
+REPLAY_SCHEMA = {
+    "replay": pl.Int64,
+    "source": pl.Int64,  # 0: a session open at the checkpoint, 1: a voice event after it
+    "user_id": pl.String,
+    "channel_id": pl.String,
+    "ts": pl.Int64,
+    "seq": pl.Int64,
+}
 
 
 class RawActivity(NamedTuple):
@@ -52,18 +67,30 @@ def compute_raw(
     now: datetime,
     cap: timedelta,
 ) -> RawActivity:
-    """Members and totals of every raw span, computed by the pipeline's transforms per bucket."""
+    """Members and totals of every raw span, computed by the pipeline's transforms per bucket.
+
+    Two reads whatever the number of spans (their events; what replays their voice), and no
+    transform at all when the spans hold no event and nobody was in voice in them: the usual
+    case of a small guild, whose raw spans are a few minutes at each end of the period.
+    """
     spans = raw_spans(plans)
     if not spans:
         return RawActivity(empty_members(), empty_counts(), None)
     events = _read_events(conn, guild_id, spans)
+    groups = replay_groups(spans)
+    sessions = _replayed_sessions(conn, guild_id, groups, cap=cap)
+    if events.height == 0 and sessions.height == 0:
+        return RawActivity(empty_members(), empty_counts(), None)
     in_voice = pl.concat(
         [
-            frame
-            for group in replay_groups(spans)
-            for frame in _voice_by_span(conn, guild_id, group, now=now, cap=cap)
+            voice.voice_by_window(
+                sessions.lazy().filter(pl.col("guild_id") == str(replay)),
+                start=start, end=end, every=WHOLE_TIME, as_of=now, cap=cap,
+            ).with_columns(bucket=pl.lit(i))
+            for replay, group in enumerate(groups)
+            for i, start, end in group
         ]
-    )
+    )  # fmt: skip
     members = transforms.member_activity(
         events.lazy().with_columns(BUCKET_AS_GUILD),
         in_voice.with_columns(BUCKET_AS_GUILD),
@@ -81,15 +108,20 @@ def compute_raw(
 
 
 def _read_events(conn: psycopg.Connection, guild_id: str, spans: list[RawSpan]) -> pl.DataFrame:
-    """The guild's events in every span, each tagged with its span's bucket."""
-    return pl.concat(
-        [
-            warehouse.read_events(conn, start=start, end=end, guild_ids=[guild_id]).with_columns(
-                bucket=pl.lit(i)
-            )
-            for i, start, end in spans
-        ]
-    ).collect()
+    """The guild's events in every span, each tagged with its span's bucket (one COPY)."""
+    branches = [
+        {"bucket": bucket, "guild_id": guild_id, "start": start, "end": end}
+        for bucket, start, end in spans
+    ]
+    frame = warehouse.copy_out(conn, _union(SPAN_EVENTS_SQL, branches), [], SPAN_EVENT_SCHEMA)
+    return frame.with_columns(warehouse.ms_to_datetime("ts", "received_at"))
+
+
+def _union(branch: sql.SQL, values: list[dict[str, object]]) -> sql.Composed:
+    """One SELECT per dict, its values written in as literals, joined with UNION ALL."""
+    return sql.SQL(" UNION ALL ").join(
+        branch.format(**{name: sql.Literal(value) for name, value in one.items()}) for one in values
+    )
 
 
 def replay_groups(spans: list[RawSpan]) -> list[list[RawSpan]]:
@@ -109,25 +141,39 @@ def replay_groups(spans: list[RawSpan]) -> list[list[RawSpan]]:
     return groups
 
 
-def _voice_by_span(
-    conn: psycopg.Connection,
-    guild_id: str,
-    group: list[RawSpan],
-    *,
-    now: datetime,
-    cap: timedelta,
-) -> list[pl.LazyFrame]:
-    """Voice per member in each span of a group, from one replay of the sessions overlapping them."""
-    sessions = warehouse.load_voice_sessions(
-        conn,
-        start=min(s for _, s, _ in group),
-        end=max(e for _, _, e in group),
-        cap=cap,
-        guild_ids=[guild_id],
-    ).collect()
-    return [
-        voice.voice_by_window(
-            sessions.lazy(), start=start, end=end, every=WHOLE_TIME, as_of=now, cap=cap
-        ).with_columns(bucket=pl.lit(i))
-        for i, start, end in group
+def _replayed_sessions(
+    conn: psycopg.Connection, guild_id: str, groups: list[list[RawSpan]], *, cap: timedelta
+) -> pl.DataFrame:
+    """The sessions overlapping each group of spans, each group replayed from its own latest
+    checkpoint (warehouse.load_voice_sessions's rule), in two reads and one sessionize: the
+    group's index stands in for the guild (the guild is one), so replays never mix.
+    """
+    starts = [min(s for _, s, _ in group) for group in groups]
+    checkpoints = conn.execute(
+        REPLAY_CHECKPOINTS_SQL, {"grain": DAILY.name, "guild_id": guild_id, "starts": starts}
+    ).fetchall()
+    replays = [
+        {
+            "replay": replay,
+            "guild_id": guild_id,
+            "voice_type": EventType.VOICE_STATE_UPDATE.value,
+            # No checkpoint: from the first event kept (and no session carried in).
+            "checkpoint": checkpoint or datetime.min.replace(tzinfo=UTC),
+            "end": max(e for _, _, e in group),
+        }
+        for replay, ((checkpoint,), group) in enumerate(zip(checkpoints, groups, strict=True))
     ]
+    rows = warehouse.copy_out(conn, _union(VOICE_REPLAY_SQL, replays), [], REPLAY_SCHEMA)
+    if rows.height == 0:
+        return voice.empty_sessions()
+    replay = pl.col("replay").cast(pl.String).alias("guild_id")
+    carry_in = rows.filter(pl.col("source") == 0).select(
+        replay, "user_id", "channel_id", pl.col("ts").alias("started_at")
+    )
+    events = rows.filter(pl.col("source") == 1).select(replay, "user_id", "channel_id", "ts", "seq")
+    carry_in = carry_in.with_columns(warehouse.ms_to_datetime("started_at"))
+    if events.height == 0:
+        return voice.open_sessions(carry_in)
+    return voice.sessionize(
+        events.lazy().with_columns(warehouse.ms_to_datetime("ts")), carry_in.lazy(), cap=cap
+    ).collect()

@@ -27,6 +27,34 @@ from stats_platform.transforms.common import (
 
 SESSION_COLUMNS = ["guild_id", "user_id", "channel_id", "started_at", "ended_at", "end_reason"]
 CARRY_IN_COLUMNS = ["guild_id", "user_id", "channel_id", "started_at"]
+SESSION_SCHEMA = {
+    "guild_id": pl.String,
+    "user_id": pl.String,
+    "channel_id": pl.String,
+    "started_at": TIMESTAMP,
+    "ended_at": TIMESTAMP,
+    "end_reason": pl.String,
+}
+"""What `sessionize` returns, column by column."""
+
+
+def empty_sessions() -> pl.DataFrame:
+    """No session: what `sessionize` makes of no event and nothing carried in."""
+    return pl.DataFrame(schema=SESSION_SCHEMA)
+
+
+def open_sessions(carry_in: pl.DataFrame) -> pl.DataFrame:
+    """What `sessionize` makes of no event: every carried-in session, still open.
+
+    Without the replay's sort and split (a few ms of Polars even for a handful of rows): the
+    stats API's raw spans of a quiet guild have sessions carried in and often no voice event.
+    """
+    return carry_in.select(
+        pl.col("guild_id", "user_id", "channel_id").cast(pl.String),
+        pl.col("started_at").cast(TIMESTAMP),
+        ended_at=pl.lit(None, TIMESTAMP),
+        end_reason=pl.lit(None, pl.String),
+    )
 
 
 def _same_user(offset: int) -> pl.Expr:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from stats_platform.transforms.voice import sessionize
+from stats_platform.transforms.voice import empty_sessions, open_sessions, sessionize
 
 T0 = datetime(2024, 3, 1, tzinfo=UTC)
 MS = pl.Datetime("ms", "UTC")
@@ -100,3 +100,31 @@ def test_sessionize_matches_the_event_by_event_replay(seed: int):
     )
     got = sessionize(event_frame, carry_frame, cap=cap).collect()
     assert got.sort("guild_id", "user_id", "started_at").rows() == reference(events, carry_in, cap)
+
+
+def test_empty_sessions_is_what_sessionize_makes_of_nothing():
+    events = pl.DataFrame(schema={**IDS, "ts": MS, "seq": pl.Int64}).lazy()
+    carry_in = pl.DataFrame(schema={**IDS, "started_at": MS}).lazy()
+    replayed = sessionize(events, carry_in, cap=timedelta(hours=24)).collect()
+    assert replayed.schema == empty_sessions().schema
+    assert replayed.height == 0
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_open_sessions_is_what_sessionize_makes_of_no_event(seed: int):
+    rng = random.Random(seed)
+    carry_in = pl.DataFrame(
+        [
+            (guild, user, rng.choice(["c1", "c2"]), T0 - timedelta(minutes=rng.randrange(1, 3000)))
+            for guild in ("g1", "g2")
+            for user in ("u1", "u2", "u3")
+            if rng.random() < 0.6
+        ],
+        schema={**IDS, "started_at": MS},
+        orient="row",
+    )
+    events = pl.DataFrame(schema={**IDS, "ts": MS, "seq": pl.Int64}).lazy()
+    replayed = sessionize(events, carry_in.lazy(), cap=timedelta(hours=24)).collect()
+    key = ["guild_id", "user_id", "started_at"]
+    assert open_sessions(carry_in).sort(key).equals(replayed.sort(key))
+    assert open_sessions(carry_in).schema == replayed.schema
