@@ -79,7 +79,10 @@ class Snapshot:
     raw_horizon: datetime
     newest: datetime | None
 
-    def activity(self, buckets: list[tuple[datetime, datetime]]) -> Activity:
+    def activity(
+        self, buckets: list[tuple[datetime, datetime]], *, members: bool = True
+    ) -> Activity:
+        """The buckets' totals, and their members unless `members=False` (see engine.activity)."""
         return activity(
             self.conn,
             guild_id=self.guild_id,
@@ -87,6 +90,7 @@ class Snapshot:
             now=self.now,
             cap=self.cap,
             raw_horizon=self.raw_horizon,
+            members=members,
         )
 
     def lifetime(self) -> pl.DataFrame:

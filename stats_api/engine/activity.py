@@ -16,8 +16,8 @@ import psycopg
 
 from stats_api.engine import plan
 from stats_api.engine.computed import ComputedWindow, exact_windows, newest, read_computed
-from stats_api.engine.frames import COUNT_COLUMNS
-from stats_api.engine.plan import BucketPlan, Span
+from stats_api.engine.frames import COUNT_COLUMNS, PEOPLE_COLUMNS
+from stats_api.engine.plan import SPAN_NAMES, BucketPlan, Span
 from stats_api.engine.raw_tail import compute_raw
 from stats_api.engine.rollup_reads import read_rollups
 from stats_platform.domain.grains import COARSE_TO_FINE
@@ -30,6 +30,7 @@ class Activity:
 
     totals: pl.DataFrame
     members: pl.DataFrame
+    """Empty for the buckets answered without members (see `activity`)."""
     resolution: str
     """The coarsest of the buckets' resolutions."""
     data_as_of: datetime | None
@@ -45,19 +46,27 @@ def activity(
     now: datetime,
     cap: timedelta,
     raw_horizon: datetime,
+    members: bool = True,
 ) -> Activity:
-    """Activity of each bucket [start, end), counted up to now (a bucket starting later is empty)."""
+    """Activity of each bucket [start, end), counted up to now (a bucket starting later is empty).
+
+    With `members=False` (totals only), a bucket that one window of a grain answers whole
+    takes its voice and distinct members from that window's snapshot row, which the pipeline
+    computed from the same member rows, and reads no block: an activity series by hour is
+    mostly such buckets.
+    """
     clamped = [(start, min(end, now)) if start < now else (start, start) for start, end in buckets]
     plans, newest_rollup = plan_buckets(
         conn, guild_id=guild_id, buckets=clamped, cap=cap, raw_horizon=raw_horizon
     )
-    rollup_members, rollup_totals = read_rollups(conn, guild_id, plans)
+    whole = frozenset() if members else frozenset(i for i, p in enumerate(plans) if _one_window(p))
+    rollup_members, rollup_totals = read_rollups(conn, guild_id, plans, without_members=whole)
     raw = compute_raw(conn, guild_id, plans, now=now, cap=cap)
-    members = combine(pl.concat([rollup_members, raw.members], how="vertical_relaxed"))
-    counts = pl.concat([rollup_totals, raw.totals], how="vertical_relaxed")
+    merged_members = combine(pl.concat([rollup_members, raw.members], how="vertical_relaxed"))
+    counts = pl.concat([rollup_totals, raw.totals], how="diagonal_relaxed")
     return Activity(
-        bucket_totals(len(buckets), counts, members),
-        members,
+        bucket_totals(len(buckets), counts, merged_members, whole),
+        merged_members,
         plan.coarsest(p.resolution for p in plans),
         newest([newest_rollup, raw.newest_arrival]),
         tuple(p.resolution for p in plans),
@@ -122,9 +131,22 @@ def combine(members: pl.DataFrame) -> pl.DataFrame:
     return transforms.combine_members(members.lazy(), keys=["bucket"]).collect()
 
 
-def bucket_totals(n_buckets: int, counts: pl.DataFrame, members: pl.DataFrame) -> pl.DataFrame:
-    """Every bucket, empty ones as zeros: event counts, voice and distinct active members."""
+def _one_window(p: BucketPlan) -> bool:
+    return not p.raw and len(p.windows) == 1 and p.windows[0].grain not in SPAN_NAMES
+
+
+def bucket_totals(
+    n_buckets: int,
+    counts: pl.DataFrame,
+    members: pl.DataFrame,
+    from_snapshots: frozenset[int] = frozenset(),
+) -> pl.DataFrame:
+    """Every bucket, empty ones as zeros: event counts, voice and distinct active members
+    (from the members, or for the buckets `from_snapshots` from their one snapshot row)."""
     people = members.group_by("bucket").agg(transforms.people_totals())
+    if from_snapshots:
+        snapshots = counts.filter(pl.col("bucket").is_in(list(from_snapshots)))
+        people = pl.concat([people, snapshots.select("bucket", *PEOPLE_COLUMNS)])
     summed = counts.group_by("bucket").agg(pl.col(COUNT_COLUMNS).sum())
     return (
         pl.DataFrame({"bucket": pl.int_range(n_buckets, eager=True, dtype=pl.Int64)})

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from stats_platform.domain.rollups import SNAPSHOT_EVENT_COUNTS
+from stats_platform.domain.rollups import SNAPSHOT_EVENT_COUNTS, SNAPSHOT_FROM_MEMBERS
 from stats_platform.storage import blocks
 
 COUNT_COLUMNS = list(SNAPSHOT_EVENT_COUNTS)
+PEOPLE_COLUMNS = list(SNAPSHOT_FROM_MEMBERS)
 MEMBER_SCHEMA = {"bucket": pl.Int64, **blocks.MEMBER_BLOCK_SCHEMA}
 """A member's activity in a bucket: what a block holds, tagged with the bucket."""
-SNAPSHOT_SCHEMA = {"bucket": pl.Int64, **{c: pl.Int64 for c in COUNT_COLUMNS}}
+SNAPSHOT_SCHEMA = {"bucket": pl.Int64, **{c: pl.Int64 for c in COUNT_COLUMNS + PEOPLE_COLUMNS}}
+"""A picked window's snapshot row: event counts, and the people of that window alone."""
 
 BUCKET_AS_GUILD = pl.col("bucket").cast(pl.String).alias("guild_id")
 GUILD_AS_BUCKET = pl.col("guild_id").cast(pl.Int64).alias("bucket")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import polars as pl
 import psycopg
 
-from stats_api.engine.frames import COUNT_COLUMNS, SNAPSHOT_SCHEMA
+from stats_api.engine.frames import COUNT_COLUMNS, PEOPLE_COLUMNS, SNAPSHOT_SCHEMA
 from stats_api.engine.plan import BucketPlan, RollupWindow
 from stats_platform.storage import blocks, warehouse
 from stats_platform.storage.scripts import sql_script
@@ -20,7 +20,7 @@ from stats_platform.storage.scripts import sql_script
 SNAPSHOT_ROWS_SQL = sql_script(
     __file__,
     "select_snapshot_rows.sql",
-    counts=warehouse.columns("s", COUNT_COLUMNS),
+    counts=warehouse.columns("s", COUNT_COLUMNS + PEOPLE_COLUMNS),
 )
 Pick = tuple[RollupWindow, int]
 """A window and the bucket its rows count for."""
@@ -31,11 +31,16 @@ def picks(plans: Sequence[BucketPlan]) -> list[Pick]:
 
 
 def read_rollups(
-    conn: psycopg.Connection, guild_id: str, plans: Sequence[BucketPlan]
+    conn: psycopg.Connection,
+    guild_id: str,
+    plans: Sequence[BucketPlan],
+    *,
+    without_members: frozenset[int] = frozenset(),
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Member rows of every picked window tagged with its bucket, and its event counts."""
+    """Member rows of every picked window tagged with its bucket (none for the buckets
+    `without_members`), and its snapshot rows."""
     chosen = picks(plans)
-    members = read_member_blocks(conn, guild_id, chosen)
+    members = read_member_blocks(conn, guild_id, [p for p in chosen if p[1] not in without_members])
     by_day = [(day, bucket) for window, bucket in chosen for day in window.days()]
     totals = warehouse.copy_out(conn, SNAPSHOT_ROWS_SQL, _params(guild_id, by_day), SNAPSHOT_SCHEMA)
     return members, totals

@@ -13,6 +13,7 @@ seq) have no length and are not emitted, so `(guild_id, user_id, started_at)` st
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import polars as pl
 
@@ -27,7 +28,7 @@ from stats_platform.transforms.common import (
 
 SESSION_COLUMNS = ["guild_id", "user_id", "channel_id", "started_at", "ended_at", "end_reason"]
 CARRY_IN_COLUMNS = ["guild_id", "user_id", "channel_id", "started_at"]
-SESSION_SCHEMA = {
+SESSION_SCHEMA: dict[str, Any] = {
     "guild_id": pl.String,
     "user_id": pl.String,
     "channel_id": pl.String,

@@ -104,12 +104,18 @@ def test_blocks_answer_what_the_raw_events_answer(db, events, asked):
             answered = activity(
                 db, guild_id=guild, buckets=buckets, now=now, cap=DEFAULT_CAP, raw_horizon=horizon
             )
+            totals_only = activity(
+                db, guild_id=guild, buckets=buckets, now=now, cap=DEFAULT_CAP,
+                raw_horizon=horizon, members=False,
+            )  # fmt: skip
             totals, members = _from_raw(db, guild, buckets, now)
         # The whole span is read from a span of days (the data's days are all computed).
         assert any(w.grain in SPAN_NAMES for w in plans[-1].windows)
         assert not plans[-1].raw
         assert answered.resolution == "exact"
         assert_frame_equal(answered.totals, totals)
+        # Totals only: the buckets one window answers take their people from its snapshot row.
+        assert_frame_equal(totals_only.totals, totals)
         assert_frame_equal(
             _ordered(answered.members), _ordered(members.select(answered.members.columns))
         )

@@ -28,7 +28,9 @@ def activity(stats: StatsDep, query: Annotated[ActivityQuery, Query()]) -> Respo
 def _activity(snap: Snapshot, query: ActivityQuery) -> ActivitySeries:
     asked, _ = snap.time_range(query)
     labelled = periods.buckets(asked, query.granularity, periods.zone_of(query.tz))
-    found = snap.activity([(max(label, asked.start), end) for label, end in labelled])
+    found = snap.activity(
+        [(max(label, asked.start), end) for label, end in labelled], members=False
+    )
     return ActivitySeries.model_validate(
         {
             **meta(asked, found.data_as_of, found.resolution),
