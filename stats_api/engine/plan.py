@@ -124,8 +124,11 @@ def _cover(
     """Usable windows of the coarsest level inside [start, end), then finer ones in the gaps."""
     if start >= end:
         return [], []
-    if not levels:
+    # Levels longer than the span cannot fit in it: an hour's bucket starts at the hours.
+    fits = next((i for i, level in enumerate(levels) if _LENGTHS[level] <= end - start), None)
+    if fits is None:
         return [], [(start, end)]
+    levels = levels[fits:]
     picked, gaps = _usable_inside(start, end, usable.get(levels[0], []), levels[0])
     raw: list[Span] = []
     for gap_start, gap_end in gaps:
