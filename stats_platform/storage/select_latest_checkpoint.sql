@@ -1,4 +1,4 @@
-SELECT (extract(epoch FROM max(m.at)) * 1000)::bigint
+SELECT max(m.at)
 FROM voice_checkpoint_marks m
 WHERE m.at <= %(at)s
   AND NOT EXISTS (
