@@ -95,7 +95,8 @@ def _as_schema(rows: pa.Table | pl.DataFrame, schema: dict) -> pl.DataFrame:
     Columns are named by position: PostgreSQL names two epoch-ms expressions alike (int8).
     """
     frame = pl.DataFrame(rows.rename_columns(list(schema))) if isinstance(rows, pa.Table) else rows
-    return frame.cast(schema)
+    # A CSV frame was parsed as `schema`: the stats API's many small reads skip a no-op cast.
+    return frame if frame.schema == schema else frame.cast(schema)
 
 
 def _filters(**values: object) -> dict:
