@@ -34,7 +34,7 @@ def two_days(db, store, t, base, resources) -> None:
         reaction(t(2), "2", author="1"),
         reaction(t(2, 1), "2"),
         Event("GUILD_MEMBER_ADD", t(3), "o'brien\\x", channel_id=None),
-        Event("TYPING_START", t(4), "3", channel_id="chan \"7\"", guild_id="200"),
+        Event("TYPING_START", t(4), "3", channel_id='chan "7"', guild_id="200"),
         voice(t(23), "1", "900"),
         voice(t(23, 30), "1", "901"),
         voice(t(25), "1", None),
