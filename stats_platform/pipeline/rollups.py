@@ -33,7 +33,7 @@ class Rollups:
 
 
 def compute_rollups(
-    conn: psycopg.Connection,
+    source: warehouse.Source,
     *,
     grain: str,
     start: datetime,
@@ -41,13 +41,17 @@ def compute_rollups(
     covered_until: datetime,
     cap: timedelta,
 ) -> Rollups:
-    """metrics_snapshots and member_activity rows of every `grain` window in [start, end)."""
+    """metrics_snapshots and member_activity rows of every `grain` window in [start, end).
+
+    It only reads, through `source`: an ArrowReader in the assets; the caller's connection where
+    the reads must see what its open transaction wrote (voice checkpoints).
+    """
     every = LENGTHS[grain]
     events = warehouse.read_events(
-        conn, start=start, end=end, received_before=covered_until
+        source, start=start, end=end, received_before=covered_until
     ).collect()
     sessions = warehouse.load_voice_sessions(
-        conn, start=start, end=end, cap=cap, received_before=covered_until
+        source, start=start, end=end, cap=cap, received_before=covered_until
     ).collect()
     voice_windows = voice.voice_by_window(
         sessions.lazy(), start=start, end=end, every=every, as_of=covered_until, cap=cap
@@ -131,12 +135,20 @@ def rebuild_voice_sessions(
     end: datetime,
     covered_until: datetime,
     cap: timedelta,
+    reads: warehouse.Source | None = None,
 ) -> dict[str, int]:
-    """Sessions that started in [start, end) (days) or were open at start, and the checkpoint at every midnight in (start, end]."""
+    """Sessions that started in [start, end) (days) or were open at start, and the checkpoint at every midnight in (start, end].
+
+    `reads` takes the read of the voice events (an ArrowReader in the asset); by default `conn`.
+    """
     day = DAILY.length
     # Sessions last at most `cap`, so events up to `cap` after the range settle how they end.
     sessions = warehouse.load_voice_sessions(
-        conn, start=start, end=min(end + cap, covered_until), cap=cap, received_before=covered_until
+        reads or conn,
+        start=start,
+        end=min(end + cap, covered_until),
+        cap=cap,
+        received_before=covered_until,
     ).collect()
     written = sessions.filter(pl.col("started_at") < end).with_columns(
         _settle_capped(covered_until, cap)
@@ -238,17 +250,25 @@ def _settle_capped(covered_until: datetime, cap: timedelta) -> list[pl.Expr]:
 
 
 def rebuild_member_stats(
-    conn: psycopg.Connection, *, start: datetime, end: datetime, as_of: datetime, cap: timedelta
+    conn: psycopg.Connection,
+    *,
+    start: datetime,
+    end: datetime,
+    as_of: datetime,
+    cap: timedelta,
+    reads: warehouse.Source | None = None,
 ) -> int:
     """Lifetime totals of every member active in [start, end), summed again from all their daily rows.
 
     Their latest voice comes from voice_sessions (written by the same daily job): a daily row's
     last_voice_at stops at its day's end, which is not a voice time of the member when the
-    session runs on past the last computed day.
+    session runs on past the last computed day. `reads` takes both reads (an ArrowReader in the
+    asset); by default `conn`.
     """
-    daily = read_member_daily_rows(conn, start=start, end=end)
+    source = reads or conn
+    daily = read_member_daily_rows(source, start=start, end=end)
     session_ends = warehouse.copy_out(
-        conn,
+        source,
         script(__file__, "select_member_last_voice.sql"),
         {"grain": DAILY.name, "start": start, "end": end, "as_of": as_of, "cap": cap},
         LAST_VOICE_SCHEMA,
@@ -275,11 +295,11 @@ def write_member_stats(conn: psycopg.Connection, totals: pl.DataFrame) -> None:
 
 
 def read_member_daily_rows(
-    conn: psycopg.Connection, *, start: datetime, end: datetime
+    source: warehouse.Source, *, start: datetime, end: datetime
 ) -> pl.DataFrame:
     """Every daily member row of every member with a daily row in [start, end)."""
     daily = warehouse.copy_out(
-        conn,
+        source,
         sql_script(__file__, "select_member_daily_rows.sql", columns=warehouse.member_columns("a")),
         {"grain": DAILY.name, "start": start, "end": end},
         warehouse.MEMBER_DAILY_SCHEMA,

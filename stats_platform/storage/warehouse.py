@@ -1,6 +1,8 @@
 """Frames in and out of PostgreSQL with COPY: the one place the pipeline and the API touch tables.
 
-No Dagster here: the stats API uses the same readers so a number is computed one way only.
+No Dagster here: the stats API uses the same readers so a number is computed one way only. A
+reader takes a `Source`: the pipeline's bulk reads pass an ArrowReader (ADBC, binary COPY into
+Arrow), everything else its psycopg connection.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from datetime import datetime, timedelta
 
 import polars as pl
 import psycopg
+import pyarrow as pa
 from psycopg import sql
 
 from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import DAILY
 from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_MEASURES
+from stats_platform.storage.arrow_reader import ArrowReader
 from stats_platform.storage.scripts import script
 from stats_platform.transforms import voice
 from stats_platform.transforms.common import TIMESTAMP
@@ -49,13 +53,30 @@ def _query(name: str) -> str:
     return script(__file__, f"{name}.sql")
 
 
+Source = psycopg.Connection | ArrowReader
+"""Where a read's rows come from: a psycopg connection (its transaction, its guild reader role)
+or an ArrowReader, a connection of its own that sees only what is committed."""
+
+
 def copy_out(
+    source: Source,
+    query: str | sql.Composable,
+    params: Sequence[object] | dict,
+    schema: dict,
+) -> pl.DataFrame:
+    """A SELECT's rows as a frame of `schema`, by COPY ... TO STDOUT: binary into Arrow through
+    an ArrowReader, CSV parsed by Polars in one go through psycopg."""
+    if isinstance(source, ArrowReader):
+        return _as_schema(source.fetch(query, params), schema)
+    return _as_schema(_copy_csv(source, query, params, schema), schema)
+
+
+def _copy_csv(
     conn: psycopg.Connection,
     query: str | sql.Composable,
     params: Sequence[object] | dict,
     schema: dict,
 ) -> pl.DataFrame:
-    """Runs a SELECT through COPY ... TO STDOUT (CSV) and parses it with Polars in one go."""
     select = sql.SQL(query) if isinstance(query, str) else query  # type: ignore[arg-type]
     statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(select)
     buffer = io.BytesIO()
@@ -68,6 +89,16 @@ def copy_out(
     return pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=schema)
 
 
+def _as_schema(rows: pa.Table | pl.DataFrame, schema: dict) -> pl.DataFrame:
+    """The one place a read's columns get their names and types, whichever way the rows came.
+
+    Columns are named by position: PostgreSQL names two epoch-ms expressions alike (int8).
+    """
+    frame = pl.DataFrame(rows.rename_columns(list(schema))) if isinstance(rows, pa.Table) else rows
+    # A CSV frame was parsed as `schema`: the stats API's many small reads skip a no-op cast.
+    return frame if frame.schema == schema else frame.cast(schema)
+
+
 def _filters(**values: object) -> dict:
     guild_ids = values.pop("guild_ids")
     return {**values, "all_guilds": guild_ids is None, "guild_ids": list(guild_ids or [])}  # type: ignore[call-overload]
@@ -77,19 +108,17 @@ def ms_to_datetime(*columns: str) -> list[pl.Expr]:
     return [pl.col(c).cast(TIMESTAMP) for c in columns]
 
 
-def _read(
-    conn: psycopg.Connection, query: str, filters: dict, schema: dict, *instants: str
-) -> pl.LazyFrame:
+def _read(source: Source, query: str, filters: dict, schema: dict, *instants: str) -> pl.LazyFrame:
     """A named query's rows as a LazyFrame, its epoch-millisecond columns as UTC datetimes."""
     return (
-        copy_out(conn, _query(query), filters, schema)
+        copy_out(source, _query(query), filters, schema)
         .lazy()
         .with_columns(ms_to_datetime(*instants))
     )
 
 
 def read_events(
-    conn: psycopg.Connection,
+    source: Source,
     *,
     start: datetime,
     end: datetime,
@@ -98,11 +127,11 @@ def read_events(
 ) -> pl.LazyFrame:
     """Events with ts in [start, end), optionally only those that arrived before a cutoff."""
     filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
-    return _read(conn, "select_events", filters, EVENT_SCHEMA, "ts", "received_at")
+    return _read(source, "select_events", filters, EVENT_SCHEMA, "ts", "received_at")
 
 
 def read_voice_events(
-    conn: psycopg.Connection,
+    source: Source,
     *,
     start: datetime | None,
     end: datetime,
@@ -112,24 +141,26 @@ def read_voice_events(
     """VOICE_STATE_UPDATE events with ts in [start, end); start None means from the first kept."""
     filters = _filters(start=start, end=end, received_before=received_before, guild_ids=guild_ids)
     filters["voice_type"] = EventType.VOICE_STATE_UPDATE
-    return _read(conn, "select_voice_events", filters, VOICE_SCHEMA, "ts")
+    return _read(source, "select_voice_events", filters, VOICE_SCHEMA, "ts")
 
 
 def latest_checkpoint(
-    conn: psycopg.Connection, at: datetime, guild_ids: Sequence[str] | None
+    source: Source, at: datetime, guild_ids: Sequence[str] | None
 ) -> datetime | None:
     """The newest midnight at or before `at` whose checkpoint no late voice event has invalidated."""
-    row = conn.execute(
-        _query("select_latest_checkpoint"), _filters(at=at, grain=DAILY.name, guild_ids=guild_ids)
-    ).fetchone()
+    query = _query("select_latest_checkpoint")
+    filters = _filters(at=at, grain=DAILY.name, guild_ids=guild_ids)
+    # One value, on the stats API's path too: a plain query, as a COPY parsed into a frame costs
+    # several times the round trip.
+    if isinstance(source, ArrowReader):
+        return source.fetch(query, filters).column(0)[0].as_py()  # type: ignore[no-any-return]
+    row = source.execute(query, filters).fetchone()
     return row[0] if row else None
 
 
-def read_checkpoint(
-    conn: psycopg.Connection, at: datetime, guild_ids: Sequence[str] | None
-) -> pl.LazyFrame:
+def read_checkpoint(source: Source, at: datetime, guild_ids: Sequence[str] | None) -> pl.LazyFrame:
     frame = copy_out(
-        conn,
+        source,
         "SELECT guild_id, user_id, channel_id, (extract(epoch FROM started_at) * 1000)::bigint"
         " FROM voice_checkpoints WHERE at = %s AND (%s OR guild_id = ANY(%s))",
         [at, guild_ids is None, list(guild_ids or [])],
@@ -139,7 +170,7 @@ def read_checkpoint(
 
 
 def load_voice_sessions(
-    conn: psycopg.Connection,
+    source: Source,
     *,
     start: datetime,
     end: datetime,
@@ -148,15 +179,15 @@ def load_voice_sessions(
     guild_ids: Sequence[str] | None = None,
 ) -> pl.LazyFrame:
     """Every session that can overlap [start, end), replayed from the latest checkpoint at or before start."""
-    checkpoint = latest_checkpoint(conn, start, guild_ids)
+    checkpoint = latest_checkpoint(source, start, guild_ids)
     if checkpoint is None:
         carry_in = (
             pl.DataFrame(schema=CARRY_IN_SCHEMA).lazy().with_columns(ms_to_datetime("started_at"))
         )
     else:
-        carry_in = read_checkpoint(conn, checkpoint, guild_ids)
+        carry_in = read_checkpoint(source, checkpoint, guild_ids)
     events = read_voice_events(
-        conn, start=checkpoint, end=end, received_before=received_before, guild_ids=guild_ids
+        source, start=checkpoint, end=end, received_before=received_before, guild_ids=guild_ids
     )
     return voice.sessionize(events, carry_in, cap=cap)
 

@@ -20,9 +20,9 @@ def member_stats(
     """Lifetime per-member totals, re-summed from all daily rows of every member active in the window."""
     start, end = context.partition_time_window
     as_of = covered_until_for(end, pipeline)
-    with postgres.connect() as conn:
+    with postgres.connect() as conn, postgres.arrow_reader() as reader:
         members = rollups.rebuild_member_stats(
-            conn, start=start, end=end, as_of=as_of, cap=pipeline.voice_cap
+            conn, start=start, end=end, as_of=as_of, cap=pipeline.voice_cap, reads=reader
         )
     return dg.MaterializeResult(
         metadata={

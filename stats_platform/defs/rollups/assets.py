@@ -43,8 +43,9 @@ def build_rollup_assets(grain: Grain) -> dg.AssetsDefinition:
         refuse_expired_window(start)
         covered_until = covered_until_for(end, pipeline)
         window = {"grain": grain.name, "start": start, "end": end, "covered_until": covered_until}
+        with postgres.arrow_reader() as reader:
+            result = rollups.compute_rollups(reader, **window, cap=pipeline.voice_cap)
         with postgres.connect() as conn:
-            result = rollups.compute_rollups(conn, **window, cap=pipeline.voice_cap)
             rollups.write_rollups(conn, result, **window)
         bounds = {
             "window_start": start.isoformat(),

@@ -20,9 +20,14 @@ def voice_sessions(
     start, end = context.partition_time_window
     refuse_expired_window(start)
     covered_until = covered_until_for(end, pipeline)
-    with postgres.connect() as conn:
+    with postgres.connect() as conn, postgres.arrow_reader() as reader:
         counts = rollups.rebuild_voice_sessions(
-            conn, start=start, end=end, covered_until=covered_until, cap=pipeline.voice_cap
+            conn,
+            start=start,
+            end=end,
+            covered_until=covered_until,
+            cap=pipeline.voice_cap,
+            reads=reader,
         )
     return dg.MaterializeResult(
         metadata={
