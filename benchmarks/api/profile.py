@@ -43,7 +43,7 @@ PHASES: list[tuple[Any, str, str]] = [
     (warehouse, "copy_out", "COPY out + CSV parse"),
 ]
 ROUTES: dict[str, tuple[Callable[..., Any], type]] = {
-    "dashboard": (dashboard._dashboard, PeriodQuery),
+    "dashboard": (dashboard.dashboard_answer, PeriodQuery),
     "members": (members._member_list, MemberListQuery),
     "leaderboard": (leaderboard._leaderboard, LeaderboardQuery),
     "activity": (activity._activity, ActivityQuery),
@@ -136,7 +136,7 @@ def warm_in_process(url: str, guild: Guild, redis_url: str, *, runs: int = 300) 
         for _ in range(runs):
             started = time.perf_counter()
             answered = answerer.respond(
-                "dashboard", params, lambda snap: dashboard._dashboard(snap, query)
+                "dashboard", params, lambda snap: dashboard.dashboard_answer(snap, query)
             )
             seconds.append(time.perf_counter() - started)
     redis.close()
