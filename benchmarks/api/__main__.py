@@ -1,14 +1,17 @@
 """Stats API latency: every read endpoint over HTTP, cold and warm, beside the naive raw-SQL answers.
 
-    .venv/bin/python -m benchmarks.api --size quick   # 3 days x 20,000 events; a few minutes
-    .venv/bin/python -m benchmarks.api --size full    # 30 days x 200,000 events, the recorded figures
+    .venv/bin/python -m benchmarks.api --size quick   # 3 days x 20,000 + 10,000 events; minutes
+    .venv/bin/python -m benchmarks.api --size full    # 30 days x 200,000 + 1,000,000 events
 
 One run builds a fresh database (`benchmarks.api.data`: events over the last days loaded with
-COPY, rollups backfilled by the real Dagster assets), serves it with uvicorn (one worker, auth
-off, Redis db 12), checks every endpoint's answer against plain SQL over the raw events for a
-big, a median and a small guild, then measures latency per endpoint, guild and concurrency:
-cold (answer cache off), warm (cache on, the same request repeated) and the raw-SQL answers.
-Last, it profiles the slowest cold endpoint in process (`benchmarks.api.profile`). The
+COPY, a 50-guild world and one huge guild beside it, rollups backfilled by the real Dagster
+assets), serves it with uvicorn (one worker, auth off, Redis db 12), checks every endpoint's
+answer against plain SQL over the raw events for a big, a median and a small guild of the world
+and for the huge guild (at the full size only the endpoints `Sizes.huge_checks` names), then
+measures latency per endpoint, guild and concurrency: cold (answer cache off), warm (cache on,
+the same request repeated) and the raw-SQL answers (not for the huge guild). Last, it profiles
+the slowest cold endpoint in process (`benchmarks.api.profile`) and counts cold answers per
+second from 1 and 2 workers. The report sets the issue's goals beside the figures. The
 database and the server are gone at the end, errors included.
 """
 
