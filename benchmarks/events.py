@@ -44,10 +44,12 @@ COPY_ROWS = 500_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def simulate(n: int, start_ms: int, end_ms: int, *, seed: int) -> list[dict[str, Any]]:
-    """About `n` events of [start_ms, end_ms) from the simulator, oldest first."""
+def simulate(
+    n: int, start_ms: int, end_ms: int, *, seed: int, guilds: int = GUILDS
+) -> list[dict[str, Any]]:
+    """About `n` events of [start_ms, end_ms) from a simulated world of `guilds` guilds, oldest first."""
     probe = ModelConfig(
-        seed=seed, start_ms=start_ms, end_ms=end_ms, guilds=GUILDS, members_per_guild=PROBE_MEMBERS
+        seed=seed, start_ms=start_ms, end_ms=end_ms, guilds=guilds, members_per_guild=PROBE_MEMBERS
     )
     members = max(1, round(n * PROBE_MEMBERS / sum(1 for _ in TrafficModel(probe).events())))
     # The events are millions of small dicts: a cyclic GC pass over them is pure waste.
@@ -88,10 +90,11 @@ def to_row(event: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def day_events(n: int, day: datetime, *, seed: int) -> pl.DataFrame:
-    """About `n` events of [day, day + 1 day) as rows of the events table, in ts order."""
+def day_events(n: int, day: datetime, *, seed: int, guilds: int = GUILDS) -> pl.DataFrame:
+    """About `n` events of [day, day + 1 day) in `guilds` guilds as rows of the events table, in
+    ts order."""
     start_ms = int(day.timestamp() * 1000)
-    events = simulate(n, start_ms, start_ms + DAY_MS, seed=seed)
+    events = simulate(n, start_ms, start_ms + DAY_MS, seed=seed, guilds=guilds)
     rows = [to_row(e) for e in events]
     del events
     schema: dict[str, Any] = {c: pl.String for c in EVENT_COLUMNS} | {

@@ -9,14 +9,16 @@ fields (`dataAsOf`, `resolution`, `guildId`, ...) are not.
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import psycopg
 
 from benchmarks.api import raw as api_raw
-from benchmarks.api.load import ENDPOINTS, Guild, raw_answer, url_of
+from benchmarks.api.load import ENDPOINTS, Endpoint, Guild, raw_answer, url_of
 
 
 @dataclass
@@ -59,24 +61,37 @@ def _instant(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def check_all(base: str, database_url: str, guilds: list[Guild]) -> list[Check]:
+def check_all(
+    base: str, database_url: str, guilds: list[Guild], only: dict[str, Collection[str]]
+) -> list[Check]:
+    """Every endpoint of every guild, but for a guild in `only` just the endpoints named there."""
     checks = []
-    with httpx.Client(timeout=120) as client, api_raw.connect(database_url) as conn:
+    with httpx.Client(timeout=600) as client, api_raw.connect(database_url) as conn:
         for guild in guilds:
             for endpoint in ENDPOINTS:
-                asked = datetime.now(UTC)
-                answer = client.get(url_of(base, guild, endpoint), params=endpoint.params)
-                if answer.status_code != 200:
-                    checks.append(Check(endpoint.name, guild.size, [f"HTTP {answer.status_code}"]))
+                if guild.size in only and endpoint.name not in only[guild.size]:
                     continue
-                body = answer.json()
-                if "periodStart" in body:
-                    start, end = _instant(body["periodStart"]), _instant(body["periodEnd"])
-                else:
-                    start = end = asked.replace(microsecond=asked.microsecond // 1000 * 1000)
-                started = time.perf_counter()
-                raw = raw_answer(conn, guild, endpoint, start, end)
-                raw_s = time.perf_counter() - started
-                found = differences(body, raw)
-                checks.append(Check(endpoint.name, guild.size, found, leaves(raw), raw_s))
+                check = check_one(client, conn, base, guild, endpoint)
+                print(f"  {'PASS' if check.passed else 'FAIL'} {guild.size:6} {endpoint.name}"
+                      f" ({check.compared} values, raw SQL {check.raw_s:.1f} s)"
+                      f" {'; '.join(check.differences[:3])}", flush=True)  # fmt: skip
+                checks.append(check)
     return checks
+
+
+def check_one(
+    client: httpx.Client, conn: psycopg.Connection, base: str, guild: Guild, endpoint: Endpoint
+) -> Check:
+    asked = datetime.now(UTC)
+    answer = client.get(url_of(base, guild, endpoint), params=endpoint.params)
+    if answer.status_code != 200:
+        return Check(endpoint.name, guild.size, [f"HTTP {answer.status_code}"])
+    body = answer.json()
+    if "periodStart" in body:
+        start, end = _instant(body["periodStart"]), _instant(body["periodEnd"])
+    else:
+        start = end = asked.replace(microsecond=asked.microsecond // 1000 * 1000)
+    started = time.perf_counter()
+    raw = raw_answer(conn, guild, endpoint, start, end)
+    raw_s = time.perf_counter() - started
+    return Check(endpoint.name, guild.size, differences(body, raw), leaves(raw), raw_s)

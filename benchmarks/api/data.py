@@ -8,6 +8,11 @@ retention, which starts at now - 30 days), `newest` two minutes before the build
 is stored with `received_at` = ts + 1..10 s and `window_arrivals` as ingestion would leave them,
 so no computed window is stale.
 
+Beside that world of 50 guilds, one huge guild (`HUGE_GUILD_ID`): a world of one guild simulated
+at `huge_per_day` events, its day shifted to every day the same way. It is loaded a day at a
+time (COPY, then that day's window_arrivals, every window lying inside its day), so no more than
+one day of it is ever in memory.
+
 The rollups are Dagster backfills, one run per job over a partition range (what
 `dagster asset materialize --partition-range` does, here `dg.materialize` with the range tags and
 no settle or batch delay). Like production's, they cover the whole raw retention even where a
@@ -21,24 +26,30 @@ same library calls the daily assets make (stats_platform.pipeline.rollups), befo
 
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import polars as pl
 import psycopg
 
 from benchmarks.backfill import materialize as backfill
-from benchmarks.events import DAY, copy_frame, day_events, shifted, utc_midnight
+from benchmarks.events import DAY, DAY_MS, GUILDS, copy_frame, day_events, shifted, utc_midnight
 from stats_platform.domain.instants import ceil_to, floor_to
 from stats_platform.pipeline import rollups
 from stats_platform.settings import get_settings
 from stats_platform.storage import warehouse
+from stats_platform.tools.simulate.world import CREATED_TO_MS, DISCORD_EPOCH_MS
 
 HOUR = timedelta(hours=1)
 FIVE_MINUTES = timedelta(minutes=5)
 CAP = timedelta(hours=24)
 VOICE = "VOICE_STATE_UPDATE"
+# A guild created a day after the simulator's newest creation instant: every guild id the
+# simulator draws is a smaller snowflake, so the huge guild's cannot be one of the world's.
+HUGE_GUILD_ID = str((CREATED_TO_MS + DAY_MS - DISCORD_EPOCH_MS) << 22)
 
 
 @dataclass(frozen=True)
@@ -58,16 +69,32 @@ class Span:
         return cls(started, oldest, started - timedelta(minutes=2), first_hour)
 
 
-def events_frame(span: Span, per_day: int, *, seed: int) -> pl.DataFrame:
-    """Rows of `events` (received_at included) with ts in [oldest, newest], in ts order."""
-    first_day = utc_midnight(span.oldest)
-    base = day_events(per_day, first_day, seed=seed)
-    days = (utc_midnight(span.newest) - first_day) // DAY + 1
-    frames = [shifted(base, i) for i in range(days)]
-    frame = pl.concat(frames).filter(pl.col("ts").is_between(span.oldest, span.newest))
+def _days(span: Span) -> int:
+    return (utc_midnight(span.newest) - utc_midnight(span.oldest)) // DAY + 1
+
+
+def _in_span(frame: pl.DataFrame, span: Span) -> pl.DataFrame:
+    """The rows with ts in [oldest, newest], each with its `received_at`."""
+    frame = frame.filter(pl.col("ts").is_between(span.oldest, span.newest))
     # 1 to 10 s between a bot stamping an event and the API storing it, spread evenly.
     delay_ms = pl.int_range(pl.len(), dtype=pl.Int64) * 7919 % 9000 + 1000
     return frame.with_columns(received_at=pl.col("ts") + pl.duration(milliseconds=delay_ms))
+
+
+def events_frame(span: Span, per_day: int, *, seed: int) -> pl.DataFrame:
+    """Rows of `events` (received_at included) with ts in [oldest, newest], in ts order."""
+    base = day_events(per_day, utc_midnight(span.oldest), seed=seed)
+    return _in_span(pl.concat([shifted(base, i) for i in range(_days(span))]), span)
+
+
+def huge_day(span: Span, per_day: int, *, seed: int) -> pl.DataFrame:
+    """The huge guild's simulated day (the first day of the span), before any shift.
+
+    A world of one guild: the simulator's single guild, its id replaced by HUGE_GUILD_ID.
+    """
+    base = day_events(per_day, utc_midnight(span.oldest), seed=seed, guilds=1)
+    assert base["guild_id"].n_unique() == 1, "a world of one guild has one guild id"
+    return base.with_columns(guild_id=pl.lit(HUGE_GUILD_ID))
 
 
 def window_arrivals(frame: pl.DataFrame) -> pl.DataFrame:
@@ -86,11 +113,12 @@ def window_arrivals(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load(url: str, span: Span, per_day: int, *, seed: int) -> dict[str, float]:
+def load(url: str, span: Span, per_day: int, huge_per_day: int, *, seed: int) -> dict[str, float]:
     timings: dict[str, float] = {}
     started = time.perf_counter()
     frame = events_frame(span, per_day, seed=seed)
     timings["generate_s"] = time.perf_counter() - started
+    assert HUGE_GUILD_ID not in set(frame["guild_id"].unique()), "the huge guild's id is taken"
     with psycopg.connect(url) as conn:
         started = time.perf_counter()
         copy_frame(conn, frame)
@@ -98,11 +126,44 @@ def load(url: str, span: Span, per_day: int, *, seed: int) -> dict[str, float]:
         started = time.perf_counter()
         with conn.transaction():
             warehouse.copy_in(conn, "window_arrivals", window_arrivals(frame))
+        timings["arrivals_s"] = time.perf_counter() - started
+        timings["world_events"] = frame.height
+        del frame
+        timings |= load_huge(conn, span, huge_per_day, seed=seed)
+        started = time.perf_counter()
         conn.execute("ANALYZE")
         conn.commit()
-        timings["arrivals_analyze_s"] = time.perf_counter() - started
-    timings["events"] = frame.height
+        timings["analyze_s"] = time.perf_counter() - started
+    timings["events"] = timings["world_events"] + timings["huge_events"]
     return timings
+
+
+def load_huge(conn: psycopg.Connection, span: Span, per_day: int, *, seed: int) -> dict:
+    """The huge guild, a day at a time: its rows by COPY, then the day's window_arrivals.
+
+    Every window (5 minutes, hour, UTC day) lies inside one UTC day, so a day's newest arrivals
+    per window are the whole dataset's: the rows ingestion's upsert would leave.
+    """
+    started = time.perf_counter()
+    base = huge_day(span, per_day, seed=seed)
+    timings = {"huge_generate_s": time.perf_counter() - started, "huge_copy_s": 0.0,
+               "huge_arrivals_s": 0.0, "huge_events": 0, "huge_day_events": base.height}  # fmt: skip
+    for i in range(_days(span)):
+        day = _in_span(shifted(base, i), span)
+        started = time.perf_counter()
+        copy_frame(conn, day)
+        copied = time.perf_counter()
+        with conn.transaction():
+            warehouse.copy_in(conn, "window_arrivals", window_arrivals(day))
+        timings["huge_copy_s"] += copied - started
+        timings["huge_arrivals_s"] += time.perf_counter() - copied
+        timings["huge_events"] += day.height
+    return timings
+
+
+def peak_rss_gib() -> float:
+    """The benchmark process's peak resident memory so far (the backfills run in it)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 
 def first_partial_day(url: str, day: datetime) -> float:
@@ -126,6 +187,15 @@ def first_partial_day(url: str, day: datetime) -> float:
     return time.perf_counter() - started
 
 
+def _backfill(*args: Any) -> dict:
+    """One single-run backfill (benchmarks.backfill), with the process's peak memory after it."""
+    run = {**backfill(*args), "peak_rss_gib": peak_rss_gib()}
+    print(
+        f"    {run['seconds']:.0f} s, peak memory so far {run['peak_rss_gib']:.1f} GiB", flush=True
+    )
+    return run
+
+
 def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     from stats_platform.defs.members.assets import member_stats
     from stats_platform.defs.rollups.assets import rollups_5min, rollups_daily, rollups_hourly
@@ -142,7 +212,7 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     five_from = max(today - (five_min_days - 1) * DAY, span.first_hour)
     partial_s = first_partial_day(url, first_day)
     days = (first_day + DAY, today)
-    runs = [backfill(url, "daily job: voice_sessions, rollups_daily", [voice_sessions, rollups_daily],
+    runs = [_backfill(url, "daily job: voice_sessions, rollups_daily", [voice_sessions, rollups_daily],
                      daily_partitions, DAY, *days)]  # fmt: skip
     # The daily job's member_stats runs apart, after ANALYZE: in the same run its lifetime read
     # meets 29 days of member_activity rows newer than their statistics, estimates the range at
@@ -154,10 +224,10 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
         conn.execute("ANALYZE member_activity")
     analyze_s = time.perf_counter() - started
     runs += [
-        backfill(url, "daily job: member_stats", [member_stats], daily_partitions, DAY, *days),
-        backfill(url, "hourly", [rollups_hourly], hourly_partitions, HOUR,
+        _backfill(url, "daily job: member_stats", [member_stats], daily_partitions, DAY, *days),
+        _backfill(url, "hourly", [rollups_hourly], hourly_partitions, HOUR,
                  span.first_hour, floor_to(now, HOUR)),
-        backfill(url, "5min", [rollups_5min], five_minute_partitions, FIVE_MINUTES,
+        _backfill(url, "5min", [rollups_5min], five_minute_partitions, FIVE_MINUTES,
                  five_from, floor_to(datetime.now(UTC), FIVE_MINUTES)),
     ]  # fmt: skip
     return {
@@ -168,16 +238,21 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     }
 
 
-def build(url: str, *, days: int, per_day: int, seed: int, five_min_days: int) -> dict:
+def build(
+    url: str, *, days: int, per_day: int, huge_per_day: int, seed: int, five_min_days: int
+) -> dict:
     """Loads and rolls up the dataset; returns what was built and how long each step took."""
     span = Span.ending_now(days, get_settings().raw_retention_days)
     started = time.perf_counter()
-    loaded = load(url, span, per_day, seed=seed)
+    loaded = load(url, span, per_day, huge_per_day, seed=seed)
     print(
-        f"  loaded {loaded['events']:,} events: generate {loaded['generate_s']:.0f} s,"
-        f" COPY {loaded['copy_s']:.0f} s",
+        f"  loaded {loaded['world_events']:,} events of {GUILDS} guilds: generate"
+        f" {loaded['generate_s']:.0f} s, COPY {loaded['copy_s']:.0f} s; {loaded['huge_events']:,}"
+        f" of the huge guild: generate {loaded['huge_generate_s']:.0f} s,"
+        f" COPY {loaded['huge_copy_s']:.0f} s",
         flush=True,
     )
+    loaded["loaded_peak_rss_gib"] = peak_rss_gib()
     built = materialize(url, span, five_min_days=five_min_days)
     return {
         "span": span,

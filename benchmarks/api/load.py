@@ -32,7 +32,7 @@ RAW_CONCURRENT_LIMIT_S = 2.0
 
 @dataclass(frozen=True)
 class Guild:
-    size: str  # big, median, small
+    size: str  # big, median, small (of the 50-guild world), huge
     guild_id: str
     events: int
     top_user: str
