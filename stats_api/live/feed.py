@@ -12,7 +12,8 @@ from that id), and the stream endpoint holds no state of its own.
 
 Publishing runs on one thread per process, off the request: the ingest path only hands over
 the guilds whose events a commit stored (`notify`). The thread computes a guild's event once for
-all the batches that arrived while it was busy: totals are cumulative and voice is the full
+all the batches that arrived while it was busy or resting (rounds start at least
+PUBLISH_INTERVAL_SECONDS apart): totals are cumulative and voice is the full
 live state, so the newest state says everything the skipped ones did. It computes only guilds
 someone watches, from a copy of the watching set read at most once a second (so a batch costs
 Redis nothing when no page is open); a guild skipped while that copy was older than a page that
@@ -44,6 +45,12 @@ WATCH_TTL_SECONDS = 45
 WATCHING_KEY = "stats:live:watching"
 # How old the publisher's copy of the watching set may be.
 WATCHING_REFRESH_SECONDS = 1.0
+# At most one publishing round this often: a watched guild's numbers move at most once a
+# second, and under a flood of batches the feed's thread computes each watched guild once a
+# second instead of round after round on the cores ingest needs (docs/benchmarks.md, Ingest:
+# metrics and live push, the `watched` rows). The first batch after a quiet second is published
+# at once.
+PUBLISH_INTERVAL_SECONDS = 1.0
 # An open stream wakes at least this often to refresh its watch key; heartbeats are FastAPI's
 # SSE keepalive (a `: ping` comment after 15 s without an event).
 BLOCK_MS = 15_000
@@ -154,11 +161,19 @@ class LiveFeed:
                 if self._stopping:
                     return
                 guilds, self._pending = self._pending, set()
+            started = time.monotonic()
             for guild in sorted(self._watched(guilds)):
                 try:
                     self.publish(guild)
                 except Exception:
                     log.exception("live totals not published", guild_id=guild)
+            self._rest_until(started + PUBLISH_INTERVAL_SECONDS)
+
+    def _rest_until(self, deadline: float) -> None:
+        """Batches that arrive meanwhile wait in `_pending`; only stop() ends the rest early."""
+        with self._wake:
+            while not self._stopping and (left := deadline - time.monotonic()) > 0:
+                self._wake.wait(left)
 
     def _watched(self, guilds: set[str]) -> set[str]:
         """The guilds to publish: those watched, and skipped ones that are watched now."""
