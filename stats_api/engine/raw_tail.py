@@ -36,7 +36,6 @@ WHOLE_TIME = timedelta(days=365_000)
 
 RawSpan = tuple[int, datetime, datetime]  # (bucket, start, end)
 SPAN_EVENTS_SQL = sql.SQL(script(__file__, "select_span_events.sql"))  # type: ignore[arg-type]
-REPLAY_CHECKPOINTS_SQL = script(__file__, "select_replay_checkpoints.sql")
 VOICE_REPLAY_SQL = sql.SQL(script(__file__, "select_voice_replays.sql"))  # type: ignore[arg-type]
 SPAN_EVENT_SCHEMA = {**warehouse.EVENT_SCHEMA, "bucket": pl.Int64}
 REPLAY_SCHEMA = {
@@ -149,9 +148,7 @@ def _replayed_sessions(
     group's index stands in for the guild (the guild is one), so replays never mix.
     """
     starts = [min(s for _, s, _ in group) for group in groups]
-    checkpoints = conn.execute(
-        REPLAY_CHECKPOINTS_SQL, {"grain": DAILY.name, "guild_id": guild_id, "starts": starts}
-    ).fetchall()
+    checkpoints = warehouse.latest_checkpoints(conn, starts, [guild_id])
     replays = [
         {
             "replay": replay,
@@ -161,7 +158,7 @@ def _replayed_sessions(
             "checkpoint": checkpoint or datetime.min.replace(tzinfo=UTC),
             "end": max(e for _, _, e in group),
         }
-        for replay, ((checkpoint,), group) in enumerate(zip(checkpoints, groups, strict=True))
+        for replay, (checkpoint, group) in enumerate(zip(checkpoints, groups, strict=True))
     ]
     rows = warehouse.copy_out(conn, _union(VOICE_REPLAY_SQL, replays), [], REPLAY_SCHEMA)
     if rows.height == 0:

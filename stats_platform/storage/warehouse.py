@@ -147,15 +147,21 @@ def read_voice_events(
 def latest_checkpoint(
     source: Source, at: datetime, guild_ids: Sequence[str] | None
 ) -> datetime | None:
-    """The newest midnight at or before `at` whose checkpoint no late voice event has invalidated."""
-    query = _query("select_latest_checkpoint")
-    filters = _filters(at=at, grain=DAILY.name, guild_ids=guild_ids)
-    # One value, on the stats API's path too: a plain query, as a COPY parsed into a frame costs
-    # several times the round trip.
+    """The newest checkpoint at or before `at` that no late voice event has invalidated."""
+    return latest_checkpoints(source, [at], guild_ids)[0]
+
+
+def latest_checkpoints(
+    source: Source, ats: Sequence[datetime], guild_ids: Sequence[str] | None
+) -> list[datetime | None]:
+    """latest_checkpoint of each instant, in one query (the stats API's replays of a request)."""
+    query = _query("select_latest_checkpoints")
+    filters = _filters(ats=list(ats), grain=DAILY.name, guild_ids=guild_ids)
+    # A few values, on the stats API's path too: a plain query, as a COPY parsed into a frame
+    # costs several times the round trip.
     if isinstance(source, ArrowReader):
-        return source.fetch(query, filters).column(0)[0].as_py()  # type: ignore[no-any-return]
-    row = source.execute(query, filters).fetchone()
-    return row[0] if row else None
+        return source.fetch(query, filters).column(0).to_pylist()
+    return [row[0] for row in source.execute(query, filters).fetchall()]
 
 
 def read_checkpoint(source: Source, at: datetime, guild_ids: Sequence[str] | None) -> pl.LazyFrame:
