@@ -68,7 +68,8 @@ def compute_raw(
 ) -> RawActivity:
     """Members and totals of every raw span, computed by the pipeline's transforms per bucket.
 
-    Two reads whatever the number of spans (their events; what replays their voice), and no
+    Three statements whatever the number of spans (their events; each replay's checkpoint;
+    what replays their voice), and no
     transform at all when the spans hold no event and nobody was in voice in them: the usual
     case of a small guild, whose raw spans are a few minutes at each end of the period.
     """
