@@ -69,9 +69,9 @@ def compute_raw(
     """Members and totals of every raw span, computed by the pipeline's transforms per bucket.
 
     Three statements whatever the number of spans (their events; each replay's checkpoint;
-    what replays their voice), and no
-    transform at all when the spans hold no event and nobody was in voice in them: the usual
-    case of a small guild, whose raw spans are a few minutes at each end of the period.
+    what replays their voice), and no transform at all when the spans hold no event and nobody
+    was in voice in them: the usual case of a small guild, whose raw spans are a few minutes at
+    each end of the period.
     """
     spans = raw_spans(plans)
     if not spans:
