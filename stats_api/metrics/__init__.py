@@ -56,6 +56,11 @@ POOL_WAITING = Gauge(
     ["pool"], multiprocess_mode="livesum",
 )  # fmt: skip
 POOLS = {"stats": "pool", "ingest": "ingest_pool"}  # label: the app.state attribute
+# Each pool's three series, looked up once: sample_pools runs after every request.
+_POOL_SERIES = {
+    label: (POOL_SIZE.labels(label), POOL_IN_USE.labels(label), POOL_WAITING.labels(label))
+    for label in POOLS
+}
 LIVE_STREAMS = Gauge(
     "stats_live_streams_open", "Open GET .../stats/live streams", multiprocess_mode="livesum"
 )
@@ -116,9 +121,10 @@ def sample_pools(state: Any) -> None:
         if pool is None:
             continue
         stats = pool.get_stats()
-        POOL_SIZE.labels(label).set(stats.get("pool_size", 0))
-        POOL_IN_USE.labels(label).set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
-        POOL_WAITING.labels(label).set(stats.get("requests_waiting", 0))
+        size, in_use, waiting = _POOL_SERIES[label]
+        size.set(stats.get("pool_size", 0))
+        in_use.set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
+        waiting.set(stats.get("requests_waiting", 0))
 
 
 @contextmanager
