@@ -101,6 +101,7 @@ def main(
     live_cost: bool = typer.Option(
         False, help="the cost of metrics and live push against main, instead of throughput"
     ),
+    rounds: int = typer.Option(3, min=1, help="--live-cost: rounds of every row"),
     py_spy: str | None = typer.Option(
         os.environ.get("PY_SPY") or shutil.which("py-spy"),
         help="py-spy for the profile's server part",
@@ -113,7 +114,7 @@ def main(
         return
     if live_cost:
         events = recent(sizes.events, seed=seed)
-        repeat = max(sizes.repeat, 3)
+        repeat = max(sizes.repeat, rounds)
         results = cost.measure(events, seed, repeat)
         text = cost.section(results, len(events), seed, repeat)
         publish("Ingest: metrics and live push", text, doc_path(size, doc))
