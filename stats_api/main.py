@@ -31,7 +31,6 @@ from stats_api.errors import LogUnhandledErrors
 from stats_api.ingest.idempotency import IdempotencyConflict
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
-from stats_api.ingest.validate import EventRow
 from stats_api.live.feed import LiveFeed, async_client
 from stats_api.live.presence import LivePresence
 from stats_api.metrics.platform import PlatformCollector
@@ -110,10 +109,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.platform_metrics = CollectorRegistry(auto_describe=False)
     app.state.platform_metrics.register(PlatformCollector(pool, redis))
 
-    def committed(rows: list[EventRow], stored: list[list]) -> None:
+    def committed(stored: list[list]) -> None:
         if settings.metrics:
-            metrics.count_stored(rows, stored)
-        feed.notify({guild for guild, _, _ in stored})
+            metrics.count_stored(stored)
+        feed.notify({guild for guild, _, new, _ in stored if new})
 
     app.state.event_store = EventStore(
         ingest_pool,

@@ -2,8 +2,9 @@
 -- timestamp), and records the arrival in every window the new rows fall in: that is how the
 -- pipeline learns a computed window has late events. Duplicates touch no window.
 -- Answers the count of new rows, their voice changes in replay order (ts, seq) for the live
--- voice hash, the arrival time (epoch µs) they were recorded with, and the new rows counted by
--- guild and type (live push and metrics).
+-- voice hash, the arrival time (epoch µs) they were recorded with, and per guild and type the
+-- new rows and the staged ones, [guild, type, new, valid] (live push and metrics: the valid rows
+-- that are not new are duplicates).
 -- Parameters: the grains' names and lengths (stats_platform.domain.grains), the epoch their
 -- windows are aligned to, and the voice event type.
 WITH staged AS MATERIALIZED (
@@ -54,6 +55,9 @@ SELECT count(*),
                FILTER (WHERE type = %(voice_type)s AND user_id IS NOT NULL),
            '[]'::json),
        (extract(epoch FROM now()) * 1000000)::bigint,
-       (SELECT coalesce(json_agg(json_build_array(guild_id, type, n)), '[]'::json)
-        FROM (SELECT guild_id, type, count(*) AS n FROM inserted GROUP BY guild_id, type) AS t)
+       (SELECT coalesce(json_agg(json_build_array(v.guild_id, v.type, coalesce(n.new, 0), v.valid)),
+                        '[]'::json)
+        FROM (SELECT guild_id, type, count(*) AS valid FROM staged GROUP BY guild_id, type) AS v
+        LEFT JOIN (SELECT guild_id, type, count(*) AS new FROM inserted GROUP BY guild_id, type) AS n
+          USING (guild_id, type))
 FROM inserted

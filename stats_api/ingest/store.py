@@ -39,9 +39,9 @@ STAGING_TYPES = ["int4", "timestamptz", *["text"] * 8, "int4", "text"]
 # Called after a commit with the batch's new VOICE_STATE_UPDATE rows [guild, user, channel, ts_ms]
 # in (ts, seq) order and their arrival time in epoch µs (stats_api.live.presence.LivePresence.apply).
 VoiceHook = Callable[[list[list], int], None]
-# Called after a commit that stored new rows, with the batch's valid rows and the new rows
-# counted as [guild, type, count] (stats_api.main wires it to the metrics and the live feed).
-CommitHook = Callable[[list[EventRow], list[list]], None]
+# Called after a commit of valid rows with [guild, type, new rows, valid rows] of each guild and
+# type in the batch (stats_api.main wires it to the metrics and the live feed).
+CommitHook = Callable[[list[list]], None]
 # The answer to a batch of which `inserted` rows were new.
 Answer = Callable[[int], dict[str, Any]]
 # Crash tests only: STATS_FAULT=ingest:<point> ends the process there (tests/stats_api/test_ingest_crashes.py).
@@ -129,7 +129,7 @@ class EventStore:
         if voice and self._on_voice is not None:
             self._on_voice(voice, received_us)
         if rows and self._on_commit is not None:
-            self._on_commit(rows, stored)
+            self._on_commit(stored)
         return result, False
 
 

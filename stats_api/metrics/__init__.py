@@ -20,7 +20,7 @@ from prometheus_client.registry import REGISTRY
 from psycopg_pool import ConnectionPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from stats_api.ingest.validate import KNOWN_TYPES, EventRow, ValidatedBatch
+from stats_api.ingest.validate import KNOWN_TYPES, ValidatedBatch
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 # A label per known type; any other name an event may carry would make a series per spelling.
@@ -99,32 +99,37 @@ def count_rejected(events: list[Any], batch: ValidatedBatch) -> None:
         EVENTS.labels("rejected", label).inc(n)
 
 
-def count_stored(rows: list[EventRow], stored: list[list]) -> None:
-    """After a commit: new rows ([guild, type, n]) are accepted, the other valid rows duplicates."""
-    accepted: Tally[str] = Tally()
-    for _, kind, n in stored:
-        accepted[type_label(kind)] += n
-    valid: Tally[str] = Tally()
-    for kind, n in Tally(row.type for row in rows).items():
-        valid[type_label(kind)] += n
-    for label, n in valid.items():
-        if accepted[label]:
-            EVENTS.labels("accepted", label).inc(accepted[label])
-        if n > accepted[label]:
-            EVENTS.labels("duplicate", label).inc(n - accepted[label])
+_event_series: dict[tuple[str, ...], Any] = {}
+
+
+def count_stored(stored: list[list]) -> None:
+    """After a commit, per [guild, type, new rows, valid rows]: the new rows are accepted, the
+    other valid rows duplicates. A few entries per batch, whatever its size."""
+    for _, kind, new, valid in stored:
+        label = type_label(kind)
+        if new:
+            _series(EVENTS, _event_series, ("accepted", label)).inc(new)
+        if valid > new:
+            _series(EVENTS, _event_series, ("duplicate", label)).inc(valid - new)
 
 
 def sample_pools(state: Any) -> None:
-    """Each of the app's pools that is open (the app's state holds them)."""
+    """Each of the app's pools that is open (the app's state holds them); a gauge is set only
+    when its pool's figures moved since the last sample."""
     for label, attribute in POOLS.items():
         pool: ConnectionPool | None = getattr(state, attribute, None)
         if pool is None:
             continue
         stats = pool.get_stats()
-        size, in_use, waiting = _POOL_SERIES[label]
-        size.set(stats.get("pool_size", 0))
-        in_use.set(stats.get("pool_size", 0) - stats.get("pool_available", 0))
-        waiting.set(stats.get("requests_waiting", 0))
+        size = stats.get("pool_size", 0)
+        figures = (size, size - stats.get("pool_available", 0), stats.get("requests_waiting", 0))
+        if _last_sample.get(label) != figures:
+            _last_sample[label] = figures
+            for series, value in zip(_POOL_SERIES[label], figures, strict=True):
+                series.set(value)
+
+
+_last_sample: dict[str, tuple[int, int, int]] = {}
 
 
 @contextmanager
@@ -141,6 +146,9 @@ class RequestMetrics:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Series by label values, each looked up once (labels() is most of an observation's cost).
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._requests: dict[tuple[str, str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -153,17 +161,27 @@ class RequestMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                LATENCY.labels(scope["method"], _route(scope)).observe(
-                    time.perf_counter() - started
+                key = (scope["method"], _route(scope))
+                series = self._latency.get(key) or self._latency.setdefault(
+                    key, LATENCY.labels(*key)
                 )
+                series.observe(time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, observe)
         finally:
-            REQUESTS.labels(scope["method"], _route(scope), str(status)).inc()
+            _series(REQUESTS, self._requests, (scope["method"], _route(scope), str(status))).inc()
             if "app" in scope:
                 sample_pools(scope["app"].state)
+
+
+def _series(metric: Any, cache: dict[Any, Any], labels: tuple[str, ...]) -> Any:
+    """The metric's series of these label values, from the cache after the first time."""
+    series = cache.get(labels)
+    if series is None:
+        series = cache[labels] = metric.labels(*labels)
+    return series
 
 
 def _route(scope: Scope) -> str:
