@@ -73,6 +73,7 @@ def api_server(
     command: list[str] | None = None,
     name: str = "api",
     workers: int = 1,
+    ready_timeout: float = 60,
 ) -> Iterator[Server]:
     """uvicorn serving the app on a free 127.0.0.1 port; stopped (SIGINT, then SIGKILL) even on errors.
 
@@ -95,7 +96,7 @@ def api_server(
         )  # fmt: skip
     server = Server(f"http://127.0.0.1:{port}", process, log_path)
     try:
-        _wait_until_serving(server, timeout=60)
+        _wait_until_serving(server, timeout=ready_timeout)
         yield server
     finally:
         stop(process)

@@ -5,6 +5,8 @@
     .venv/bin/python -m benchmarks.ingest --size full --profile   # where a request's time goes
     .venv/bin/python -m benchmarks.ingest --size quick --live-cost --doc docs/benchmarks.md
                                                                   # metrics and live push vs main
+    .venv/bin/python -m benchmarks.ingest --size full --live-cost --instructions --doc docs/benchmarks.md
+                                                                  # the same, counted by callgrind
 
 One run generates the events once and loads the same events through every path, each into a
 fresh database, then replaces the "## Ingest" section; `--profile` instead runs the request's
@@ -25,6 +27,7 @@ from typing import NamedTuple
 import typer
 
 from benchmarks.events import recent, to_row
+from benchmarks.ingest import instructions as instruction_cost
 from benchmarks.ingest import live_cost as cost
 from benchmarks.ingest import profile as ingest_profile
 from benchmarks.ingest.paths import SERVER_ENV, Result, copy_path, encode, http_path, seed_path
@@ -102,6 +105,9 @@ def main(
         False, help="the cost of metrics and live push against main, instead of throughput"
     ),
     rounds: int = typer.Option(3, min=1, help="--live-cost: rounds of every row"),
+    instructions: bool = typer.Option(
+        False, help="--live-cost counted in instructions under callgrind, instead of events/s"
+    ),
     py_spy: str | None = typer.Option(
         os.environ.get("PY_SPY") or shutil.which("py-spy"),
         help="py-spy for the profile's server part",
@@ -111,6 +117,12 @@ def main(
     if profile:
         events = recent(sizes.profile_events, seed=seed)
         publish("Ingest profile", ingest_profile.section(events, seed, py_spy), doc_path(size, doc))
+        return
+    if live_cost and instructions:
+        n = sizes.events // 5
+        counts = instruction_cost.measure(n, seed)
+        text = instruction_cost.section(counts, n, seed)
+        publish("Ingest: metrics and live push, in instructions", text, doc_path(size, doc))
         return
     if live_cost:
         events = recent(sizes.events, seed=seed)
