@@ -113,7 +113,7 @@ def _read_events(conn: psycopg.Connection, guild_id: str, spans: list[RawSpan]) 
         {"bucket": bucket, "guild_id": guild_id, "start": start, "end": end}
         for bucket, start, end in spans
     ]
-    frame = warehouse.copy_out(conn, _union(SPAN_EVENTS_SQL, branches), [], SPAN_EVENT_SCHEMA)
+    frame = warehouse.select_or_copy(conn, _union(SPAN_EVENTS_SQL, branches), [], SPAN_EVENT_SCHEMA)
     return frame.with_columns(warehouse.ms_to_datetime("ts", "received_at"))
 
 
@@ -161,7 +161,7 @@ def _replayed_sessions(
         }
         for replay, (checkpoint, group) in enumerate(zip(checkpoints, groups, strict=True))
     ]
-    rows = warehouse.copy_out(conn, _union(VOICE_REPLAY_SQL, replays), [], REPLAY_SCHEMA)
+    rows = warehouse.select_or_copy(conn, _union(VOICE_REPLAY_SQL, replays), [], REPLAY_SCHEMA)
     if rows.height == 0:
         return voice.empty_sessions()
     replay = pl.col("replay").cast(pl.String).alias("guild_id")

@@ -42,7 +42,10 @@ def read_rollups(
     chosen = picks(plans)
     members = read_member_blocks(conn, guild_id, [p for p in chosen if p[1] not in without_members])
     by_day = [(day, bucket) for window, bucket in chosen for day in window.days()]
-    totals = warehouse.copy_out(conn, SNAPSHOT_ROWS_SQL, _params(guild_id, by_day), SNAPSHOT_SCHEMA)
+    # At most a row per picked day or window: few enough to fetch as rows.
+    totals = warehouse.select_frame(
+        conn, SNAPSHOT_ROWS_SQL, _params(guild_id, by_day), SNAPSHOT_SCHEMA
+    )
     return members, totals
 
 
