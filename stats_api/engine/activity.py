@@ -84,15 +84,14 @@ def plan_buckets(
     """The plans, and the newest arrival at the windows they pick.
 
     Coverage is read one grain at a time, coarsest first, each finer grain only inside what the
-    coarser ones left open (and `cap` before it, where a late voice event can reach from): a
-    month reads its days, then the hours of today, then the 5-minute windows of this hour.
+    coarser ones left open (and, of the `cap` before it, where a late voice event can reach
+    from, the windows such an event arrived at): a month reads its days, then the hours of
+    today, then the 5-minute windows of this hour.
     """
     computed: list[ComputedWindow] = []
     gaps: list[Span] = [(min(s for s, _ in buckets), max(e for _, e in buckets))]
     for grain in COARSE_TO_FINE:
-        computed += read_computed(
-            conn, guild_id, grains=[grain], spans=merged((s - cap, e) for s, e in gaps)
-        )
+        computed += read_computed(conn, guild_id, grains=[grain], spans=merged(gaps), reach=cap)
         plans = _plan_with(buckets, computed, cap, raw_horizon)
         gaps = [gap for p in plans for gap in p.raw] + [
             (w.start, w.end) for p in plans if p.resolution != plan.EXACT for w in p.windows

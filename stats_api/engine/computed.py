@@ -45,9 +45,17 @@ class ComputedWindow:
 
 
 def read_computed(
-    conn: psycopg.Connection, guild_id: str, *, grains: Sequence[Grain], spans: list[Span]
+    conn: psycopg.Connection,
+    guild_id: str,
+    *,
+    grains: Sequence[Grain],
+    spans: list[Span],
+    reach: timedelta = timedelta(0),
 ) -> list[ComputedWindow]:
-    """The computed windows of these grains that overlap any of the spans."""
+    """The computed windows of these grains that overlap any of the spans, and those in the
+    `reach` before a span that a late voice event arrived at (the only ones of them whose
+    flags can make a window of the span stale; a month's 5-minute pass reads some ten rows
+    instead of the three hundred of a day's reach)."""
     rows = conn.execute(
         script(__file__, "select_coverage.sql"),
         {
@@ -55,6 +63,7 @@ def read_computed(
             "grains": [g.name for g in grains],
             "starts": [s for s, _ in spans],
             "ends": [e for _, e in spans],
+            "reach": reach,
             "longest": LONGEST,
         },
     ).fetchall()

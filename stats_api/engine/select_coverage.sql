@@ -1,5 +1,9 @@
--- Computed windows of the given grains inside any of the spans, with this guild's newest arrivals.
--- %(longest)s is the longest grain: no overlapping window starts earlier than that before a span.
+-- Computed windows of the given grains that overlap any of the spans, with this guild's newest
+-- arrivals; and those that end in the %(reach)s before a span, only where a late voice event
+-- arrived (its sessions can reach into the span: domain.voice.voice_stale), since that is all
+-- the engine needs of them. The second part walks the guild's arrivals, not every window of
+-- the reach (a day of 5-minute windows). %(longest)s is the longest grain: no window that ends
+-- after a point starts earlier than that before it (the index range).
 SELECT c.period_type, c.period_start, c.covered_until, a.last_received_at, a.last_voice_received_at
 FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS span(span_start, span_end)
 JOIN computed_windows c
@@ -9,3 +13,17 @@ JOIN computed_windows c
  AND c.period_end > span.span_start
 LEFT JOIN window_arrivals a
   ON a.guild_id = %(guild_id)s AND a.period_type = c.period_type AND a.period_start = c.period_start
+UNION ALL
+SELECT c.period_type, c.period_start, c.covered_until, a.last_received_at, a.last_voice_received_at
+FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS span(span_start, span_end)
+JOIN window_arrivals a
+  ON a.guild_id = %(guild_id)s
+ AND a.period_type = ANY(%(grains)s)
+ AND a.period_start >= span.span_start - %(reach)s::interval - %(longest)s::interval
+ AND a.period_start < span.span_start
+ AND a.last_voice_received_at IS NOT NULL
+JOIN computed_windows c
+  ON c.period_type = a.period_type AND c.period_start = a.period_start
+ AND c.period_end > span.span_start - %(reach)s::interval
+ AND c.period_end <= span.span_start
+ AND a.last_voice_received_at >= c.covered_until
