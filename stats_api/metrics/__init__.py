@@ -161,10 +161,7 @@ class RequestMetrics:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                key = (scope["method"], _route(scope))
-                series = self._latency.get(key) or self._latency.setdefault(
-                    key, LATENCY.labels(*key)
-                )
+                series = _series(LATENCY, self._latency, (scope["method"], _route(scope)))
                 series.observe(time.perf_counter() - started)
             await send(message)
 

@@ -73,7 +73,8 @@ def copy_out(
 
 SMALL_READ_ROWS = 1000
 """Up to about this many rows a binary row fetch beats COPY's CSV, whose parse costs a fixed
-0.6-1 ms to set up; from some thousands of rows on CSV is faster (benchmarks.reads)."""
+0.6-1 ms to set up; from some thousands of rows on CSV is faster (measured on the raw-tail
+SELECT, 2026-12-02: 100 rows 1.0 vs 2.2 ms, 1,000 rows 5.4 vs 5.6 ms, 10,000 rows 40 vs 24 ms)."""
 
 
 def select_frame(
