@@ -63,6 +63,7 @@ def read_computed(
             "grains": [g.name for g in grains],
             "starts": [s for s, _ in spans],
             "ends": [e for _, e in spans],
+            "reach_starts": [s - reach - LONGEST for s, _ in spans],
             "reach": reach,
             "longest": LONGEST,
         },
