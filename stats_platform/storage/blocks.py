@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from itertools import accumulate
 
 import polars as pl
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 from psycopg import sql
 
@@ -154,15 +156,16 @@ def read_all_guilds(
             " WHERE period_type = %s AND period_start >= %s AND period_start < %s",
             (period_type, start, end),
         ).fetchall()
-    tables = [
-        _with_constants(decode(block), guild_id=(pa.string(), guild), period_start=(_TS, at))
-        for guild, at, block in rows
-    ]
-    if not tables:
+    if not rows:
         return pl.DataFrame(
             schema={"guild_id": pl.String, "period_start": TIMESTAMP, **MEMBER_BLOCK_SCHEMA}
         )
-    return pl.from_arrow(pa.concat_tables(tables))  # type: ignore[return-value]
+    guilds, starts, found = zip(*rows, strict=True)
+    return stacked(
+        [decode(block) for block in found],
+        guild_id=(pa.string(), guilds),
+        period_start=(_TS, starts),
+    )
 
 
 def read_picked(
@@ -177,17 +180,30 @@ def read_picked(
     }
     with conn.cursor(binary=True) as cur:
         rows = cur.execute(_SELECT_PICKED, params).fetchall()
-    tables = [_with_constants(decode(block), bucket=(pa.int64(), bucket)) for bucket, block in rows]
-    if not tables:
+    if not rows:
         return pl.DataFrame(schema={"bucket": pl.Int64, **MEMBER_BLOCK_SCHEMA})
-    return pl.from_arrow(pa.concat_tables(tables))  # type: ignore[return-value]
+    buckets, found = zip(*rows, strict=True)
+    return stacked([decode(block) for block in found], bucket=(pa.int64(), buckets))
 
 
-def _with_constants(table: pa.Table, **columns: tuple[pa.DataType, object]) -> pa.Table:
-    """The table with constant columns prepended (the block's guild, window or bucket)."""
-    for i, (name, (dtype, value)) in enumerate(columns.items()):
-        table = table.add_column(i, name, pa.repeat(pa.scalar(value, dtype), table.num_rows))
-    return table
+def stacked(
+    tables: Sequence[pa.Table], **tags: tuple[pa.DataType, Sequence[object]]
+) -> pl.DataFrame:
+    """The tables one under the other as one frame, with a column per tag giving each table's
+    rows that table's value (its guild, window or bucket), prepended.
+
+    Arrow columns are joined into one chunk first: Polars takes a many-chunk table at some
+    6 µs per chunk and column (17 blocks of a small guild's week: 1.3 ms, 0.3 ms joined).
+    """
+    kept = [i for i, table in enumerate(tables) if table.num_rows]
+    table = pa.concat_tables(tables).combine_chunks()
+    run_ends = pa.array(list(accumulate(tables[i].num_rows for i in kept)), pa.int32())
+    for at, (name, (dtype, values)) in enumerate(tags.items()):
+        runs = pa.RunEndEncodedArray.from_arrays(
+            run_ends, pa.array([values[i] for i in kept], dtype)
+        )
+        table = table.add_column(at, name, pc.run_end_decode(runs))
+    return pl.from_arrow(table)  # type: ignore[return-value]
 
 
 def write_lifetime_blocks(conn: psycopg.Connection, guild_ids: Sequence[str]) -> int:
