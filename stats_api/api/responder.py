@@ -18,6 +18,8 @@ from typing import Annotated, Any
 import polars as pl
 import psycopg
 from fastapi import Depends, HTTPException, Request, Response
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
 from pydantic import BaseModel
 
 from stats_api.answer_cache import AnswerCache, cache_key
@@ -157,26 +159,35 @@ class StatsResponder:
     def snapshot(self) -> Iterator[Snapshot]:
         """A read-only snapshot of a known guild; 404 when no table has anything of it."""
         conn, guild = self._conn, self.guild_id
-        with self._cancellable(), conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, true)",
-                (f"{round(self._settings.read_statement_timeout_seconds * 1000)}ms",),
-            )
-            # The last line of defence: from here the database shows this guild's rows only.
-            as_guild_reader(conn, guild)
-            newest = _scalar(conn, NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
-            if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
-                raise HTTPException(404, f"guild {guild} not found")
-            now = _now()
-            yield Snapshot(
-                conn=conn,
-                guild_id=guild,
-                now=now,
-                cap=timedelta(hours=self._settings.voice_session_cap_hours),
-                raw_horizon=raw_retention_horizon(now, self._settings.raw_retention_days),
-                newest=newest,
-            )
+        # BEGIN carries the isolation (one statement, not BEGIN then SET TRANSACTION), and the
+        # transaction's first three queries go in one round trip (pipelined): a small guild's
+        # answer is a dozen short queries, so each round trip is a visible part of it.
+        conn.isolation_level, conn.read_only = IsolationLevel.REPEATABLE_READ, True
+        try:
+            with self._cancellable(), conn.transaction():
+                with conn.pipeline():
+                    # The last line of defence: from here the database shows this guild's rows only.
+                    as_guild_reader(conn, guild)
+                    conn.execute(
+                        "SELECT set_config('statement_timeout', %s, true)",
+                        (f"{round(self._settings.read_statement_timeout_seconds * 1000)}ms",),
+                    )
+                    newest_row = conn.execute(NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
+                newest = newest_row.fetchone()[0]
+                if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
+                    raise HTTPException(404, f"guild {guild} not found")
+                now = _now()
+                yield Snapshot(
+                    conn=conn,
+                    guild_id=guild,
+                    now=now,
+                    cap=timedelta(hours=self._settings.voice_session_cap_hours),
+                    raw_horizon=raw_retention_horizon(now, self._settings.raw_retention_days),
+                    newest=newest,
+                )
+        finally:
+            if conn.info.transaction_status == TransactionStatus.IDLE:
+                conn.isolation_level, conn.read_only = None, None
 
     @contextmanager
     def _cancellable(self) -> Iterator[None]:
