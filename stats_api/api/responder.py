@@ -172,8 +172,8 @@ class StatsResponder:
                         "SELECT set_config('statement_timeout', %s, true)",
                         (f"{round(self._settings.read_statement_timeout_seconds * 1000)}ms",),
                     )
-                    newest_row = conn.execute(NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
-                newest = newest_row.fetchone()[0]
+                    newest_query = conn.execute(NEWEST_ARRIVAL_SQL, (guild, DAILY.name))
+                newest = (newest_query.fetchone() or (None,))[0]
                 if newest is None and not _scalar(conn, GUILD_KNOWN_SQL, {"g": guild}):
                     raise HTTPException(404, f"guild {guild} not found")
                 now = _now()
