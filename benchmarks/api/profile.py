@@ -28,10 +28,10 @@ from stats_platform.settings import Settings
 from stats_platform.storage import warehouse
 
 PHASES: list[tuple[Any, str, str]] = [
-    (responder, "_scalar", "snapshot: newest arrival, guild known"),
+    (responder, "_scalar", "scalar reads (guild known, first data, voice arrival)"),
     (responder, "activity", "activity"),
     (lifetime, "activity", "activity"),
-    (responder, "lifetime_members", "lifetime members"),
+    (responder, "lifetime_and_periods", "lifetime members"),
     (engine_activity, "plan_buckets", "coverage plan"),
     (engine_activity, "read_computed", "coverage query"),
     (lifetime, "read_computed", "coverage query"),

@@ -26,7 +26,7 @@ from stats_api.answer_cache import AnswerCache, cache_key
 from stats_api.api.deps import ConnDep, ReadGuildDep, RedisDep, SettingsDep
 from stats_api.api.params import PeriodQuery
 from stats_api.engine.activity import Activity, activity
-from stats_api.engine.lifetime import lifetime_members
+from stats_api.engine.lifetime import LifetimeAndPeriods, lifetime_and_periods
 from stats_api.live.presence import LivePresence
 from stats_api.periods import TimeRange
 from stats_api.redis_gate import RedisGate
@@ -96,12 +96,17 @@ class Snapshot:
         )
 
     def lifetime(self) -> pl.DataFrame:
-        return lifetime_members(
+        return self.lifetime_and_periods([]).lifetime
+
+    def lifetime_and_periods(self, periods: list[tuple[datetime, datetime]]) -> LifetimeAndPeriods:
+        """Lifetime rows, and the member rows of `periods`, from one activity read."""
+        return lifetime_and_periods(
             self.conn,
             guild_id=self.guild_id,
             now=self.now,
             cap=self.cap,
             raw_horizon=self.raw_horizon,
+            periods=periods,
         )
 
     def newest_voice_arrival(self) -> datetime | None:

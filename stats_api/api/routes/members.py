@@ -70,12 +70,12 @@ def _member_list(snap: Snapshot, query: MemberListQuery) -> MemberList:
 
 
 def _member(snap: Snapshot, user: str, query: PeriodQuery) -> MemberDetail:
-    lifetime = snap.lifetime().filter(pl.col("user_id") == user)
+    asked, _ = snap.time_range(query)
+    found = snap.lifetime_and_periods([(asked.start, asked.end)])
+    lifetime = found.lifetime.filter(pl.col("user_id") == user)
     if lifetime.height == 0:
         raise HTTPException(404, f"member {user} not found in guild {snap.guild_id}")
-    asked, _ = snap.time_range(query)
-    found = snap.activity([(asked.start, asked.end)])
-    mine = found.members.filter(pl.col("user_id") == user).to_dicts()
+    mine = found.periods.filter(pl.col("user_id") == user).to_dicts()
     return MemberDetail.model_validate(
         {
             # The lifetime row counts everything stored, so the guild's newest arrival.
