@@ -16,7 +16,7 @@ import psycopg
 
 from stats_api.engine import plan
 from stats_api.engine.computed import ComputedWindow, exact_windows, newest, read_computed
-from stats_api.engine.frames import COUNT_COLUMNS, PEOPLE_COLUMNS
+from stats_api.engine.frames import COUNT_COLUMNS, PEOPLE_COLUMNS, READ_ENGINE
 from stats_api.engine.plan import SPAN_NAMES, BucketPlan, Span
 from stats_api.engine.raw_tail import compute_raw
 from stats_api.engine.rollup_reads import read_rollups
@@ -127,7 +127,7 @@ def _plan_with(
 
 def combine(members: pl.DataFrame) -> pl.DataFrame:
     """One row per (bucket, user) over all the windows and spans that answered the bucket."""
-    return transforms.combine_members(members.lazy(), keys=["bucket"]).collect()
+    return transforms.combine_members(members.lazy(), keys=["bucket"]).collect(engine=READ_ENGINE)
 
 
 def _one_window(p: BucketPlan) -> bool:

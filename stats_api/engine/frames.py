@@ -19,6 +19,12 @@ MEMBER_SCHEMA = {"bucket": pl.Int64, **blocks.MEMBER_BLOCK_SCHEMA}
 SNAPSHOT_SCHEMA = {"bucket": pl.Int64, **{c: pl.Int64 for c in COUNT_COLUMNS + PEOPLE_COLUMNS}}
 """A picked window's snapshot row: event counts, and the people of that window alone."""
 
+READ_ENGINE = pl.InMemoryEngine()
+"""The engine of the answers' Polars queries. Their frames are small (a raw tail of minutes, a
+period's member rows), and on small frames the default (streaming) engine costs a fixed 3-4 ms
+a query to set up: a median guild's raw tail took 10.3 ms to collect, 4.9 ms in memory, and its
+sessionize 4.3 ms, 0.9 ms in memory. A big guild's month of member rows (600k) combines as fast."""
+
 BUCKET_AS_GUILD = pl.col("bucket").cast(pl.String).alias("guild_id")
 GUILD_AS_BUCKET = pl.col("guild_id").cast(pl.Int64).alias("bucket")
 

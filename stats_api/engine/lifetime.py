@@ -16,7 +16,7 @@ import psycopg
 
 from stats_api.engine.activity import activity
 from stats_api.engine.computed import exact_windows, read_computed
-from stats_api.engine.frames import empty_members
+from stats_api.engine.frames import READ_ENGINE, empty_members
 from stats_api.engine.plan import EXACT, RollupWindow, Span, coarsest
 from stats_api.engine.rollup_reads import read_member_blocks
 from stats_platform.domain.grains import DAILY
@@ -135,4 +135,6 @@ def _apply_corrections(
         how="vertical_relaxed",
     )
     latest = instants.group_by("user_id").agg(pl.col(LATEST).max(), pl.col("joined_at").min())
-    return counts.join(latest, on="user_id").select(list(LIFETIME_SCHEMA)).collect()
+    return (
+        counts.join(latest, on="user_id").select(list(LIFETIME_SCHEMA)).collect(engine=READ_ENGINE)
+    )

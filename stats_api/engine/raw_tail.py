@@ -19,6 +19,7 @@ from stats_api.engine.frames import (
     COUNT_COLUMNS,
     GUILD_AS_BUCKET,
     MEMBER_SCHEMA,
+    READ_ENGINE,
     empty_counts,
     empty_members,
 )
@@ -99,7 +100,7 @@ def compute_raw(
     totals = transforms.metrics_snapshots(
         events.lazy().with_columns(BUCKET_AS_GUILD), members, every=WHOLE_TIME
     )
-    members_df, totals_df = pl.collect_all([members, totals])
+    members_df, totals_df = pl.collect_all([members, totals], engine=READ_ENGINE)
     return RawActivity(
         members_df.with_columns(GUILD_AS_BUCKET).select(list(MEMBER_SCHEMA)),
         totals_df.select(GUILD_AS_BUCKET, *COUNT_COLUMNS),
@@ -173,5 +174,8 @@ def _replayed_sessions(
     if events.height == 0:
         return voice.open_sessions(carry_in)
     return voice.sessionize(
-        events.lazy().with_columns(warehouse.ms_to_datetime("ts")), carry_in.lazy(), cap=cap
-    ).collect()
+        events.lazy().with_columns(warehouse.ms_to_datetime("ts")),
+        carry_in.lazy(),
+        cap=cap,
+        engine=READ_ENGINE,
+    ).collect(engine=READ_ENGINE)

@@ -13,9 +13,12 @@ seq) have no length and are not emitted, so `(guild_id, user_id, started_at)` st
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from polars._typing import EngineType
 
 from stats_platform.transforms.common import (
     TIMESTAMP,
@@ -146,17 +149,21 @@ def _session_end(cap: timedelta) -> tuple[pl.Expr, pl.Expr]:
 
 
 def sessionize(
-    voice_events: pl.LazyFrame, carry_in: pl.LazyFrame, *, cap: timedelta
+    voice_events: pl.LazyFrame,
+    carry_in: pl.LazyFrame,
+    *,
+    cap: timedelta,
+    engine: pl.Engine | EngineType = "auto",
 ) -> pl.LazyFrame:
     """Voice sessions of the events replayed from `carry_in` (sessions open at the replay start).
 
     Returns guild_id, user_id, channel_id, started_at, ended_at (null while still open after
     the last event), end_reason ("leave" | "move" | "cap" | null while open). The replay rows
     are materialized once (one sort): splitting runs longer than the cap is a loop over cap
-    generations, not rows, and it needs their values.
+    generations, not rows, and it needs their values. `engine` runs that materialization.
     """
     duration_ms(cap)
-    rows = _replay_rows(voice_events, carry_in, cap).collect()
+    rows = _replay_rows(voice_events, carry_in, cap).collect(engine=engine)
     splits = _split_long_runs(
         rows.filter("long_run").select(
             "row", "run_id", "ts", pl.col("run_start").alias("started_at")
