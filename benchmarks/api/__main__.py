@@ -8,6 +8,8 @@ COPY, a 50-guild world and one huge guild beside it, rollups backfilled by the r
 assets), serves it with uvicorn (one worker, auth off, Redis db 12), checks every endpoint's
 answer against plain SQL over the raw events for a big, a median and a small guild of the world
 and for the huge guild (at the full size only the endpoints `Sizes.huge_checks` names), then
+brings the hourly and 5-minute rollups up to now (`data.catch_up`, again before the
+profile and the workers' run, as the schedules of a running deployment keep them), then
 measures latency per endpoint, guild and concurrency: cold (answer cache off), warm (cache on,
 the same request repeated) and the raw-SQL answers (not for the huge guild). Last, it profiles
 the slowest cold endpoint in process (`benchmarks.api.profile`) and counts cold answers per
@@ -221,15 +223,19 @@ def main(
                             server.base_url, url, guilds, {"huge": size.huge_checks}
                         )
                         results["check_s"] = time.perf_counter() - started
+                    if mode == "cold":
+                        data.catch_up(url)
                     print(f"{mode} cache ...", flush=True)
                     cells += http_cells(server.base_url, mode, guilds, size)
             print("raw SQL ...", flush=True)
             cells += raw_cells(url, guilds, size, results["checks"])
             results["cells"] = cells
+            data.catch_up(url)
             print("profiling the slowest cold endpoint ...", flush=True)
             results["profile"] = profile.profile_slowest(url, cells, guilds, REDIS_URL)
             median = next(g for g in guilds if g.size == "median")
             results["warm_in_process"] = profile.warm_in_process(url, median, REDIS_URL)
+            data.catch_up(url)
             print("answers/s at concurrency 16 with 1 and 2 workers ...", flush=True)
             results["workers"] = worker_throughput(url, guilds, size)
     finally:
