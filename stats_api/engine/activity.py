@@ -7,20 +7,29 @@ The parts: `computed` says which rollup windows are computed and still exact for
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 import polars as pl
 import psycopg
 
 from stats_api.engine import plan
-from stats_api.engine.computed import ComputedWindow, exact_windows, newest, read_computed
+from stats_api.engine.computed import (
+    ComputedWindow,
+    CoverageRead,
+    GrainSpan,
+    disjoint,
+    exact_windows,
+    newest,
+    read_computed,
+)
 from stats_api.engine.frames import COUNT_COLUMNS, PEOPLE_COLUMNS, READ_ENGINE
 from stats_api.engine.plan import SPAN_NAMES, BucketPlan, Span
 from stats_api.engine.raw_tail import compute_raw
 from stats_api.engine.rollup_reads import read_rollups
 from stats_platform.domain.grains import COARSE_TO_FINE
+from stats_platform.domain.instants import floor_to
 from stats_platform.transforms import activity as transforms
 
 
@@ -83,15 +92,21 @@ def plan_buckets(
 ) -> tuple[list[BucketPlan], datetime | None]:
     """The plans, and the newest arrival at the windows they pick.
 
-    Coverage is read one grain at a time, coarsest first, each finer grain only inside what the
-    coarser ones left open (and, of the `cap` before it, where a late voice event can reach
-    from, the windows such an event arrived at): a month reads its days, then the hours of
-    today, then the 5-minute windows of this hour.
+    Coverage is planned one grain at a time, coarsest first, each finer grain only inside what
+    the coarser ones left open (and, of the `cap` before it, where a late voice event can reach
+    from, the windows such an event arrived at): a month takes its days, then the hours of
+    today, then the 5-minute windows of this hour. One query reads every grain's likely spans
+    (`likely_spans`) first; a grain asked outside them is read on its own.
     """
+    read = CoverageRead.read(conn, guild_id, likely_spans(buckets), reach=cap)
     computed: list[ComputedWindow] = []
     gaps: list[Span] = [(min(s for s, _ in buckets), max(e for _, e in buckets))]
     for grain in COARSE_TO_FINE:
-        computed += read_computed(conn, guild_id, grains=[grain], spans=merged(gaps), reach=cap)
+        spans = disjoint(gaps)
+        found = read.answers(grain.name, spans)
+        if found is None:
+            found = read_computed(conn, guild_id, [(grain.name, s) for s in spans], reach=cap)
+        computed += found
         plans = _plan_with(buckets, computed, cap, raw_horizon)
         gaps = [gap for p in plans for gap in p.raw] + [
             (w.start, w.end) for p in plans if p.resolution != plan.EXACT for w in p.windows
@@ -103,15 +118,25 @@ def plan_buckets(
     return plans, newest(arrivals)
 
 
-def merged(spans: Iterable[Span]) -> list[Span]:
-    """The union of some spans, as disjoint spans in time order."""
-    out: list[Span] = []
-    for start, end in sorted(spans):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
+def likely_spans(buckets: list[Span]) -> list[GrainSpan]:
+    """What each grain's coverage pass will most likely ask for: the whole range of the
+    coarsest grain; of a finer one, the coarser window holding each bucket edge that the
+    coarser grain cannot split, the next one too after a range start it cannot split (where
+    the coarser grain's oldest windows may be gone or never run), and the last two of the range
+    (the open one, and the one whose run may not have landed yet)."""
+    start, end = min(s for s, _ in buckets), max(e for _, e in buckets)
+    wanted: list[GrainSpan] = [(COARSE_TO_FINE[0].name, (start, end))]
+    edges = {at for bucket in buckets for at in bucket}
+    for coarser, grain in pairwise(COARSE_TO_FINE):
+        step = coarser.length
+        spans = [(floor_to(at, step), floor_to(at, step) + step) for at in edges]
+        spans = [span for span, at in zip(spans, edges, strict=True) if span[0] != at]
+        if floor_to(start, step) != start:
+            spans.append((floor_to(start, step) + step, floor_to(start, step) + 2 * step))
+        spans.append((floor_to(end, step) - step, end))
+        clipped = [(max(s, start), min(e, end)) for s, e in spans]
+        wanted += [(grain.name, span) for span in disjoint(clipped) if span[0] < span[1]]
+    return wanted
 
 
 def _plan_with(

@@ -74,7 +74,7 @@ def lifetime_and_periods(
     per raw tail, whatever its size)."""
     stored = blocks.read_lifetime(conn, guild_id)
     days = _raw_days(now, raw_horizon)
-    computed = read_computed(conn, guild_id, grains=[DAILY], spans=[(days[0][0], days[-1][1])])
+    computed = read_computed(conn, guild_id, [(DAILY.name, (days[0][0], days[-1][1]))])
     exact = exact_windows(computed, cap)
     redo = [day for day in days if RollupWindow(DAILY.name, day[0]) not in exact]
     if not redo and not periods:

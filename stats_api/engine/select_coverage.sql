@@ -1,4 +1,4 @@
--- Computed windows of the given grains that overlap any of the spans, with this guild's newest
+-- Computed windows of each span's grain that overlap the span, with this guild's newest
 -- arrivals; and those that end in the %(reach)s before a span, only where a late voice event
 -- arrived (its sessions can reach into the span: domain.voice.voice_stale), since that is all
 -- the engine needs of them. The second part walks the guild's arrivals, not every window of
@@ -13,11 +13,12 @@
 -- timestamptz - interval is not leakproof, so computed here it was a filter over every
 -- arrival before the span.
 SELECT c.period_type, c.period_start, c.covered_until, a.last_received_at, a.last_voice_received_at
-FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS span(span_start, span_end)
+FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+  AS span(grain, span_start, span_end)
 CROSS JOIN LATERAL (
   SELECT c.period_type, c.period_start, c.covered_until
   FROM computed_windows c
-  WHERE c.period_type = ANY(%(grains)s)
+  WHERE c.period_type = span.grain
     AND c.period_start >= span.span_start - %(longest)s::interval
     AND c.period_start < span.span_end
     AND c.period_end > span.span_start
@@ -27,12 +28,13 @@ LEFT JOIN window_arrivals a
   ON a.guild_id = %(guild_id)s AND a.period_type = c.period_type AND a.period_start = c.period_start
 UNION ALL
 SELECT c.period_type, c.period_start, c.covered_until, a.last_received_at, a.last_voice_received_at
-FROM unnest(%(starts)s::timestamptz[], %(reach_starts)s::timestamptz[]) AS span(span_start, reach_start)
+FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(reach_starts)s::timestamptz[])
+  AS span(grain, span_start, reach_start)
 CROSS JOIN LATERAL (
   SELECT a.period_type, a.period_start, a.last_received_at, a.last_voice_received_at
   FROM window_arrivals a
   WHERE a.guild_id = %(guild_id)s
-    AND a.period_type = ANY(%(grains)s)
+    AND a.period_type = span.grain
     AND a.period_start >= span.reach_start
     AND a.period_start < span.span_start
     AND a.last_voice_received_at IS NOT NULL
