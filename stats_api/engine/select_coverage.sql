@@ -8,12 +8,13 @@
 -- Each span reads its own index range (LATERAL, kept from being flattened by OFFSET 0): joined
 -- as a whole, the planner may hash all of the guild's arrivals of a grain instead (it did, for a
 -- small guild: 447 rows read for 9 used, 1.2 ms), whatever its statistics say. The arrivals'
--- lower bound comes computed (%(reach_starts)s: span start - reach - longest): under the
+-- lower bound comes computed (%(reach_starts)b: span start - reach - longest): under the
 -- row-level policy only leakproof comparisons of plain values reach the index, and
 -- timestamptz - interval is not leakproof, so computed here it was a filter over every
--- arrival before the span.
+-- arrival before the span. The arrays are bound in binary (their placeholders end in b), as select_snapshot_rows.sql
+-- says why.
 SELECT c.period_type, c.period_start, c.covered_until, a.last_received_at, a.last_voice_received_at
-FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(ends)s::timestamptz[])
+FROM unnest(%(grains)b::text[], %(starts)b::timestamptz[], %(ends)b::timestamptz[])
   AS span(grain, span_start, span_end)
 CROSS JOIN LATERAL (
   SELECT c.period_type, c.period_start, c.covered_until
@@ -28,7 +29,7 @@ LEFT JOIN window_arrivals a
   ON a.guild_id = %(guild_id)s AND a.period_type = c.period_type AND a.period_start = c.period_start
 UNION ALL
 SELECT c.period_type, c.period_start, c.covered_until, a.last_received_at, a.last_voice_received_at
-FROM unnest(%(grains)s::text[], %(starts)s::timestamptz[], %(reach_starts)s::timestamptz[])
+FROM unnest(%(grains)b::text[], %(starts)b::timestamptz[], %(reach_starts)b::timestamptz[])
   AS span(grain, span_start, reach_start)
 CROSS JOIN LATERAL (
   SELECT a.period_type, a.period_start, a.last_received_at, a.last_voice_received_at

@@ -51,8 +51,9 @@ _COPY_BLOCKS = (
     " FROM STDIN (FORMAT BINARY)"
 )
 _SELECT_PICKED = """
+-- Arrays bound in binary, as stats_api/engine/select_snapshot_rows.sql says why.
 SELECT p.bucket, b.block
-FROM unnest(%(types)s::text[], %(starts)s::timestamptz[], %(buckets)s::bigint[])
+FROM unnest(%(types)b::text[], %(starts)b::timestamptz[], %(buckets)b::bigint[])
      AS p(period_type, period_start, bucket)
 JOIN member_blocks b
   ON b.guild_id = %(guild_id)s AND b.period_type = p.period_type AND b.period_start = p.period_start
