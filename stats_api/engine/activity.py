@@ -25,7 +25,7 @@ from stats_api.engine.computed import (
     read_computed,
 )
 from stats_api.engine.frames import COUNT_COLUMNS, PEOPLE_COLUMNS, READ_ENGINE
-from stats_api.engine.plan import SPAN_NAMES, BucketPlan, Span
+from stats_api.engine.plan import SPAN_NAMES, BucketPlan, RollupWindow, Span
 from stats_api.engine.raw_tail import compute_raw
 from stats_api.engine.rollup_reads import read_rollups
 from stats_platform.domain.grains import COARSE_TO_FINE
@@ -100,6 +100,8 @@ def plan_buckets(
     """
     read = CoverageRead.read(conn, guild_id, likely_spans(buckets), reach=cap)
     computed: list[ComputedWindow] = []
+    plans: list[BucketPlan] = []
+    usable: set[RollupWindow] = set()
     gaps: list[Span] = [(min(s for s, _ in buckets), max(e for _, e in buckets))]
     for grain in COARSE_TO_FINE:
         spans = disjoint(gaps)
@@ -107,7 +109,21 @@ def plan_buckets(
         if found is None:
             found = read_computed(conn, guild_id, [(grain.name, s) for s in spans], reach=cap)
         computed += found
-        plans = _plan_with(buckets, computed, cap, raw_horizon)
+        before, usable = usable, exact_windows(computed, cap)
+        # A bucket the coarser grains answered whole keeps its plan while every window usable
+        # before still is: the new windows are all of this finer grain, which it has no gap for.
+        redo = [i for i, p in enumerate(plans) if _open(p)] if plans and before <= usable else None
+        redone = plan.plan(
+            buckets if redo is None else [buckets[i] for i in redo],
+            usable=usable,
+            kept={c.window for c in computed},
+            raw_horizon=raw_horizon,
+        )
+        if redo is None:
+            plans = redone
+        else:
+            for i, p in zip(redo, redone, strict=True):
+                plans[i] = p
         gaps = [gap for p in plans for gap in p.raw] + [
             (w.start, w.end) for p in plans if p.resolution != plan.EXACT for w in p.windows
         ]
@@ -139,15 +155,10 @@ def likely_spans(buckets: list[Span]) -> list[GrainSpan]:
     return wanted
 
 
-def _plan_with(
-    buckets: list[Span], computed: list[ComputedWindow], cap: timedelta, raw_horizon: datetime
-) -> list[BucketPlan]:
-    return plan.plan(
-        buckets,
-        usable=exact_windows(computed, cap),
-        kept={c.window for c in computed},
-        raw_horizon=raw_horizon,
-    )
+def _open(p: BucketPlan) -> bool:
+    """Whether a bucket's plan leaves something to a finer grain: raw spans, or kept rows used
+    as they are."""
+    return bool(p.raw) or p.resolution != plan.EXACT
 
 
 def combine(members: pl.DataFrame) -> pl.DataFrame:
