@@ -6,10 +6,8 @@ another scope and 404 for a guild the key cannot see (so a key cannot probe for 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated
 
-import psycopg
 from fastapi import Depends, HTTPException, Path, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from psycopg_pool import ConnectionPool
@@ -22,16 +20,16 @@ from stats_platform.settings import Settings
 from stats_platform.storage.api_keys import ApiKey, Scope, authenticate
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
 
 
-def get_pool(request: Request) -> ConnectionPool:
+async def get_pool(request: Request) -> ConnectionPool:
     """The stats readers' pool."""
     return request.app.state.pool  # type: ignore[no-any-return]
 
 
-def get_ingest_pool(request: Request) -> ConnectionPool:
+async def get_ingest_pool(request: Request) -> ConnectionPool:
     """Ingest's and the key lookups' pool, which readers never take from."""
     return request.app.state.ingest_pool  # type: ignore[no-any-return]
 
@@ -41,29 +39,22 @@ PoolDep = Annotated[ConnectionPool, Depends(get_pool)]
 IngestPoolDep = Annotated[ConnectionPool, Depends(get_ingest_pool)]
 
 
-def get_conn(pool: PoolDep) -> Iterator[psycopg.Connection]:
-    """An autocommit connection for the request; use conn.transaction() for consistent multi-query reads."""
-    with pool.connection() as conn:
-        yield conn
-
-
-def get_redis(request: Request) -> RedisGate:
+async def get_redis(request: Request) -> RedisGate:
     return request.app.state.redis  # type: ignore[no-any-return]
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
     return request.app.state.rate_limiter  # type: ignore[no-any-return]
 
 
-def get_bad_key_throttle(request: Request) -> BadKeyThrottle:
+async def get_bad_key_throttle(request: Request) -> BadKeyThrottle:
     return request.app.state.bad_key_throttle  # type: ignore[no-any-return]
 
 
-def get_event_store(request: Request) -> EventStore:
+async def get_event_store(request: Request) -> EventStore:
     return request.app.state.event_store  # type: ignore[no-any-return]
 
 
-ConnDep = Annotated[psycopg.Connection, Depends(get_conn)]
 RedisDep = Annotated[RedisGate, Depends(get_redis)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 EventStoreDep = Annotated[EventStore, Depends(get_event_store)]
@@ -103,13 +94,13 @@ def presented_key(request: Request) -> str | None:
 
 def check_key(request: Request, pool: ConnectionPool, scope: Scope) -> ApiKey | None:
     """The caller's key of `scope`, counted against its rate; None when auth is off."""
-    settings = get_settings(request)
+    settings: Settings = request.app.state.settings
     if settings.auth == "off":
         return None
     presented = presented_key(request)
     if presented is None:
         raise _unauthorized("missing API key: send Authorization: Bearer <key> or X-API-Key")
-    throttle = get_bad_key_throttle(request)
+    throttle: BadKeyThrottle = request.app.state.bad_key_throttle
     address = request.client.host if request.client else "unknown"
     blocked = throttle.retry_after(address)
     if blocked is not None:
@@ -127,7 +118,8 @@ def check_key(request: Request, pool: ConnectionPool, scope: Scope) -> ApiKey | 
         raise HTTPException(
             403, f"API key {key.key_id} has scope {key.scope}; this needs scope {scope}"
         )
-    retry_after = get_rate_limiter(request).retry_after(key.key_id)
+    limiter: RateLimiter = request.app.state.rate_limiter
+    retry_after = limiter.retry_after(key.key_id)
     if retry_after is not None:
         raise HTTPException(
             429,

@@ -20,10 +20,11 @@ import psycopg
 from fastapi import Depends, HTTPException, Request, Response
 from psycopg import IsolationLevel
 from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
 from pydantic import BaseModel
 
 from stats_api.answer_cache import AnswerCache, cache_key
-from stats_api.api.deps import ConnDep, ReadGuildDep, RedisDep, SettingsDep
+from stats_api.api.deps import PoolDep, ReadGuildDep, RedisDep, SettingsDep
 from stats_api.api.params import PeriodQuery
 from stats_api.engine.activity import Activity, activity
 from stats_api.engine.lifetime import LifetimeAndPeriods, lifetime_and_periods
@@ -144,32 +145,44 @@ class StatsResponder:
     """Answers one stats request of a guild: its snapshot, its cache entry, its JSON."""
 
     def __init__(
-        self, guild_id: str, conn: psycopg.Connection, redis: RedisGate, settings: Settings
+        self,
+        guild_id: str,
+        conn: psycopg.Connection | ConnectionPool,
+        redis: RedisGate,
+        settings: Settings,
     ) -> None:
+        """`conn`: the connection to read with, or the pool each snapshot takes one from (in the
+        thread that reads: a route's dependency would take it in a thread of its own, and that
+        and giving it back were two of a request's thread hops)."""
         self.guild_id = guild_id
-        self._conn = conn
+        self._source = conn
+        self._conn: psycopg.Connection | None = None
+        """The running snapshot's connection, for cancel()."""
         self._settings = settings
         self._cache = AnswerCache(redis, settings.cache_ttl_seconds)
         # Held while the snapshot's queries run: cancel() reaches no one else's query.
         self._reading = threading.Lock()
-        self._busy = False
 
     def cancel(self) -> None:
         """Cancels the running read (the client left); a no-op outside the snapshot."""
         with self._reading:
-            if self._busy:
+            if self._conn is not None:
                 self._conn.cancel_safe(timeout=2)
 
     @contextmanager
     def snapshot(self) -> Iterator[Snapshot]:
         """A read-only snapshot of a known guild; 404 when no table has anything of it."""
-        conn, guild = self._conn, self.guild_id
+        with self._connection() as conn, self._cancellable(conn):
+            yield from self._snapshot(conn)
+
+    def _snapshot(self, conn: psycopg.Connection) -> Iterator[Snapshot]:
+        guild = self.guild_id
         # BEGIN carries the isolation (one statement, not BEGIN then SET TRANSACTION), and the
         # transaction's first three queries go in one round trip (pipelined): a small guild's
         # answer is a dozen short queries, so each round trip is a visible part of it.
         conn.isolation_level, conn.read_only = IsolationLevel.REPEATABLE_READ, True
         try:
-            with self._cancellable(), conn.transaction():
+            with conn.transaction():
                 with conn.pipeline():
                     # The last line of defence: from here the database shows this guild's rows only.
                     as_guild_reader(conn, guild)
@@ -195,14 +208,22 @@ class StatsResponder:
                 conn.isolation_level, conn.read_only = None, None
 
     @contextmanager
-    def _cancellable(self) -> Iterator[None]:
+    def _connection(self) -> Iterator[psycopg.Connection]:
+        if isinstance(self._source, psycopg.Connection):
+            yield self._source
+        else:
+            with self._source.connection() as conn:
+                yield conn
+
+    @contextmanager
+    def _cancellable(self, conn: psycopg.Connection) -> Iterator[None]:
         with self._reading:
-            self._busy = True
+            self._conn = conn
         try:
             yield
         finally:
             with self._reading:
-                self._busy = False
+                self._conn = None
 
     def respond(
         self, endpoint: str, params: dict[str, Any], compute: Callable[[Snapshot], BaseModel]
@@ -219,10 +240,10 @@ class StatsResponder:
 
 
 async def get_responder(
-    request: Request, guild_id: ReadGuildDep, conn: ConnDep, redis: RedisDep, settings: SettingsDep
+    request: Request, guild_id: ReadGuildDep, pool: PoolDep, redis: RedisDep, settings: SettingsDep
 ) -> AsyncIterator[StatsResponder]:
     """The request's responder, whose read is cancelled if the client disconnects meanwhile."""
-    responder = StatsResponder(guild_id, conn, redis, settings)
+    responder = StatsResponder(guild_id, pool, redis, settings)
     watcher = asyncio.create_task(_cancel_on_disconnect(request, responder))
     try:
         yield responder
@@ -236,7 +257,7 @@ async def _cancel_on_disconnect(request: Request, responder: StatsResponder) -> 
     await asyncio.to_thread(responder.cancel)
 
 
-def get_live_presence(request: Request) -> LivePresence:
+async def get_live_presence(request: Request) -> LivePresence:
     return request.app.state.live_presence  # type: ignore[no-any-return]
 
 
