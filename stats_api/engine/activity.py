@@ -145,10 +145,9 @@ def likely_spans(buckets: list[Span]) -> list[GrainSpan]:
     edges = {at for bucket in buckets for at in bucket}
     for coarser, grain in pairwise(COARSE_TO_FINE):
         step = coarser.length
-        spans = [(floor_to(at, step), floor_to(at, step) + step) for at in edges]
-        spans = [span for span, at in zip(spans, edges, strict=True) if span[0] != at]
-        if floor_to(start, step) != start:
-            spans.append((floor_to(start, step) + step, floor_to(start, step) + 2 * step))
+        spans = [(first, first + step) for at in edges if (first := floor_to(at, step)) != at]
+        if (first := floor_to(start, step)) != start:
+            spans.append((first + step, first + 2 * step))
         spans.append((floor_to(end, step) - step, end))
         clipped = [(max(s, start), min(e, end)) for s, e in spans]
         wanted += [(grain.name, span) for span in disjoint(clipped) if span[0] < span[1]]

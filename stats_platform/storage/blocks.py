@@ -51,7 +51,7 @@ _COPY_BLOCKS = (
     " FROM STDIN (FORMAT BINARY)"
 )
 _SELECT_PICKED = """
--- Arrays bound in binary, as stats_api/engine/select_snapshot_rows.sql says why.
+-- Arrays bound in binary (placeholders ending in b): psycopg writes timestamps as text slower.
 SELECT p.bucket, b.block
 FROM unnest(%(types)b::text[], %(starts)b::timestamptz[], %(buckets)b::bigint[])
      AS p(period_type, period_start, bucket)
