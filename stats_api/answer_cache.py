@@ -16,13 +16,13 @@ cached in between is then served until its TTL runs out.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
 from stats_api.redis_gate import RedisGate
-from stats_platform.domain.instants import epoch_us_of
+from stats_platform.domain.instants import epoch_ms_of, epoch_us_of
 
 
 def cache_key(guild_id: str, newest: datetime | None, endpoint: str, params: dict[str, Any]) -> str:
@@ -45,6 +45,14 @@ class AnswerCache:
             return None
         return self._redis.run(lambda client: client.get(key))  # type: ignore[return-value]
 
-    def put(self, key: str, body: bytes) -> None:
-        if self.enabled:
+    def put(self, key: str, body: bytes, *, true_until: datetime | None = None) -> None:
+        """Kept for the TTL, or until `true_until` when the answer stops being true sooner by
+        itself (an absolute expiry, so the time the answer took to compute does not extend it)."""
+        if not self.enabled:
+            return
+        if true_until is None:
             self._redis.run(lambda client: client.set(key, body, ex=self._ttl))
+            return
+        ttl_end = datetime.now(UTC) + timedelta(seconds=self._ttl)
+        at_ms = epoch_ms_of(min(true_until, ttl_end))
+        self._redis.run(lambda client: client.set(key, body, pxat=at_ms))

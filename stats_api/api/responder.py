@@ -226,16 +226,29 @@ class StatsResponder:
                 self._conn = None
 
     def respond(
-        self, endpoint: str, params: dict[str, Any], compute: Callable[[Snapshot], BaseModel]
+        self,
+        endpoint: str,
+        params: dict[str, Any],
+        compute: Callable[[Snapshot], BaseModel],
+        *,
+        follows: Callable[[Snapshot], datetime | None] = lambda snap: snap.newest,
+        true_until: Callable[[Snapshot, Any], datetime | None] = lambda snap, answer: None,
     ) -> Response:
-        """The cached answer for this guild's newest data and these params, else compute(snapshot)."""
+        """The cached answer for this guild's newest data and these params, else compute(snapshot).
+
+        `follows`: the arrival the answer changes with (default the guild's newest); `true_until`:
+        the instant an answer stops being true without any new event (None: never), which caps
+        how long it is kept.
+        """
         with self.snapshot() as snap:
-            key = cache_key(self.guild_id, snap.newest, endpoint, params)
+            key = cache_key(self.guild_id, follows(snap), endpoint, params)
             cached = self._cache.get(key)
             if cached is not None:
                 return _json(cached, "hit")
-            body = compute(snap).model_dump_json(by_alias=True).encode()
-        self._cache.put(key, body)
+            answer = compute(snap)
+            body = answer.model_dump_json(by_alias=True).encode()
+            until = true_until(snap, answer)
+        self._cache.put(key, body, true_until=until)
         return _json(body, "miss" if self._cache.enabled else "off")
 
 

@@ -106,7 +106,12 @@ def test_an_event_older_than_the_entry_changes_nothing(
 
 
 def test_a_lost_hash_is_rebuilt_from_the_events(
-    client: TestClient, send: Callable, keys: tuple[str, str], guild: str, app_redis: redis.Redis
+    client: TestClient,
+    make_client: Callable[..., TestClient],
+    send: Callable,
+    keys: tuple[str, str],
+    guild: str,
+    app_redis: redis.Redis,
 ) -> None:
     t = recent()
     send(voice(t, "5", "800", guild), voice(t, "7", "800", guild))
@@ -117,7 +122,12 @@ def test_a_lost_hash_is_rebuilt_from_the_events(
     assert live(client, keys, guild) == {"802": [("7", z(t + 3 * MIN))]}
     assert app_redis.hget(marker_key(guild), "state") == b"built"
     app_redis.delete(live_key(guild), marker_key(guild))
+    # No new event since: the cached answer is served, and the hash is rebuilt by the next
+    # read that computes (here, one without the answer cache).
     assert live(client, keys, guild) == {"802": [("7", z(t + 3 * MIN))]}
+    assert not app_redis.exists(live_key(guild))
+    uncached = make_client(cache_ttl_seconds=0)
+    assert live(uncached, keys, guild) == {"802": [("7", z(t + 3 * MIN))]}
     assert json.loads(app_redis.hget(live_key(guild), "5") or b"{}")["channelId"] is None
 
 
@@ -148,6 +158,34 @@ def test_a_session_older_than_the_cap_is_not_live(
     send(voice(now - timedelta(hours=24, minutes=1), "8", "800", guild))
     assert app_redis.hexists(live_key(guild), "8")
     assert live(client, keys, guild) == {"800": [("6", z(now - MIN))]}
+
+
+def test_the_cached_answer_ends_when_its_longest_session_reaches_the_cap(
+    make_client: Callable[..., TestClient],
+    send: Callable,
+    keys: tuple[str, str],
+    guild: str,
+    app_redis: redis.Redis,
+) -> None:
+    client = make_client(cache_ttl_seconds=3600)
+    now = datetime.now(UTC).replace(microsecond=0)
+    opened = now - timedelta(hours=23, minutes=50)  # live for 10 more minutes
+    send(voice(opened, "5", "800", guild), voice(now - MIN, "6", "800", guild))
+    first = get_stats(client, keys[1], "voice/live", guild=guild)
+    again = get_stats(client, keys[1], "voice/live", guild=guild)
+    assert (first.headers["X-Stats-Cache"], again.headers["X-Stats-Cache"]) == ("miss", "hit")
+    assert again.content == first.content
+
+    # Keyed by the newest voice arrival; gone at opened + 24 h, not after the hour's TTL.
+    (key,) = app_redis.keys(f"stats:cache:{guild}:*:voice/live:*")
+    assert app_redis.pexpiretime(key) == int((opened + timedelta(hours=24)).timestamp() * 1000)
+    send(voice(now, "7", "801", guild))
+    assert get_stats(client, keys[1], "voice/live", guild=guild).headers["X-Stats-Cache"] == "miss"
+    assert live(client, keys, guild) == {
+        "800": [("5", z(opened)), ("6", z(now - MIN))],
+        "801": [("7", z(now))],
+    }
+    app_redis.delete(*app_redis.keys(f"stats:cache:{guild}:*"))
 
 
 def test_without_redis_the_answer_comes_from_postgresql(
