@@ -24,21 +24,31 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+import orjson
 import polars as pl
 import psycopg
+from psycopg import sql
 
 from stats_api.redis_gate import RedisGate
 from stats_platform.domain.events import EventType
 from stats_platform.domain.instants import epoch_ms_of, epoch_us_of, from_epoch_ms
 from stats_platform.storage import warehouse
-from stats_platform.storage.scripts import script
+from stats_platform.storage.scripts import script, sql_script
 from stats_platform.transforms.common import duration_ms
 
 # A rebuild that takes longer than this is presumed dead; another read starts over.
 BUILD_SECONDS = 30
 # Rebuilt at least this often, and forgotten when a guild is no longer read.
 BUILT_SECONDS = 24 * 3600
+# The type as a literal, not a parameter: a prepared statement's generic plan could not use the
+# partial index of voice events (sql/0008_voice_events_index.sql).
+LAST_VOICE_EVENTS_SQL = sql_script(
+    __file__, "select_last_voice_events.sql", voice=sql.Literal(EventType.VOICE_STATE_UPDATE.value)
+)
+# Entries per script call of a rebuild's fill (a few milliseconds of Redis each).
+FILL_CHUNK = 2_000
 
 
 @dataclass(frozen=True)
@@ -119,11 +129,22 @@ class LivePresence:
             return self._live(entries, now)
         entries = self.from_events(conn, guild_id, now=now)
         if began is not None and began[0] == b"start":
-            args: list = [token, asof_us, BUILT_SECONDS]
-            for user, e in entries.items():
-                args += [user, e.channel_id or "", e.since, e.ts]
-            self._redis.run(lambda client: self._finish(keys=keys, args=args, client=client))
+            self._redis.run(lambda client: self._fill(client, keys, token, asof_us, entries))
         return self._live(entries, now)
+
+    def _fill(
+        self, client: Any, keys: list[str], token: str, asof_us: int, entries: dict[str, Entry]
+    ) -> None:
+        """The rebuilt entries into the hash, in chunks of one script call each (one round trip):
+        Redis runs one script at a time, so other clients wait for a chunk, not for the hash."""
+        rows = [[user, e.channel_id, e.since, e.ts] for user, e in entries.items()]
+        chunks = [rows[i : i + FILL_CHUNK] for i in range(0, len(rows), FILL_CHUNK)] or [[]]
+        pipe = client.pipeline(transaction=False)
+        for i, chunk in enumerate(chunks):
+            last = "1" if i == len(chunks) - 1 else "0"
+            args = [token, asof_us, BUILT_SECONDS, orjson.dumps(chunk), last]
+            self._finish(keys=keys, args=args, client=pipe)
+        pipe.execute()
 
     def from_events(
         self, conn: psycopg.Connection, guild_id: str, *, now: datetime
@@ -146,8 +167,8 @@ class LivePresence:
         }
         entries = {}
         for user, ts in conn.execute(
-            script(__file__, "select_last_voice_events.sql"),
-            (guild_id, EventType.VOICE_STATE_UPDATE, now - self._cap, until),
+            LAST_VOICE_EVENTS_SQL,
+            (guild_id, now - self._cap, until),
         ).fetchall():
             channel, since = open_now.get(user, (None, ts))
             entries[user] = Entry(channel, since, ts) if channel else Entry(None, ts, ts)
