@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from stats_platform.domain.events import EventType
 from stats_platform.storage.migrations import MigrationError, discover, is_current, migrate
 
 
@@ -78,3 +79,17 @@ def test_concurrent_migrations_apply_once(fresh_database_url: str, tmp_path: Pat
     assert sorted(results) == [[], ["0001_slow"]]
     with psycopg.connect(fresh_database_url) as conn:
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+
+
+def test_the_voice_events_index_names_the_voice_type_as_the_domain_does(
+    fresh_database_url: str,
+) -> None:
+    """sql/0008 writes the type out (a partial index's predicate is a literal); a renamed type
+    would leave the index unused, not wrong, so this is where it shows."""
+    migrate(fresh_database_url)
+    with psycopg.connect(fresh_database_url) as conn:
+        predicate = conn.execute(
+            "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+            " WHERE indexrelid = 'events_voice_guild_ts'::regclass"
+        ).fetchone()
+    assert predicate == (f"(type = '{EventType.VOICE_STATE_UPDATE}'::text)",)
