@@ -17,7 +17,7 @@ import pyarrow as pa
 from psycopg import sql
 
 from stats_platform.domain.events import EventType
-from stats_platform.domain.grains import DAILY
+from stats_platform.domain.grains import HOURLY
 from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_MEASURES
 from stats_platform.storage.arrow_reader import ArrowReader
 from stats_platform.storage.scripts import script
@@ -191,7 +191,10 @@ def latest_checkpoints(
 ) -> list[datetime | None]:
     """latest_checkpoint of each instant, in one query (the stats API's replays of a request)."""
     query = _query("select_latest_checkpoints")
-    filters = _filters(ats=list(ats), grain=DAILY.name, guild_ids=guild_ids)
+    # Marks are at hour ends (midnights included), so the hourly arrivals tell exactly whether a
+    # voice event before a mark came after it; the daily ones took every arrival of the day so
+    # far for a late one, and today's hour checkpoints were passed over for midnight's.
+    filters = _filters(ats=list(ats), grain=HOURLY.name, guild_ids=guild_ids)
     # A few values, on the stats API's path too: a plain query, as a COPY parsed into a frame
     # costs several times the round trip.
     if isinstance(source, ArrowReader):

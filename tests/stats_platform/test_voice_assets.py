@@ -300,3 +300,19 @@ def test_the_hourly_grain_checkpoints_each_hour_and_a_replay_from_there_is_exact
         from_scratch.filter(overlapping).sort("user_id", "started_at").rows()
     )
     assert from_checkpoint.filter(overlapping).height == 2  # user 5 in 900, user 6 in 902
+
+
+def test_an_hour_checkpoint_stays_valid_until_a_voice_event_before_it_arrives_late(
+    db, store, t, base, resources
+):
+    store(voice(t(13, 30), "6", "901"), voice(t(14, 10), "6", "902"))
+    materialize([ROLLUPS["hourly"]], resources, grain="hourly", start=t(13), last=t(15))
+    assert warehouse.latest_checkpoint(db, t(16, 40), None) == t(16)
+
+    # After the checkpoints, on time: its hour (16:00) is not before any of them.
+    store(voice(t(16, 30), "6", None, received_at=datetime.now(UTC)))
+    assert warehouse.latest_checkpoint(db, t(16, 40), None) == t(16)
+    # Late, for 14:00-15:00: the 15:00 and 16:00 checkpoints miss it, 14:00's does not.
+    store(voice(t(14, 20), "7", "903", received_at=datetime.now(UTC)))
+    assert warehouse.latest_checkpoint(db, t(16, 40), None) == t(14)
+    assert warehouse.latest_checkpoint(db, t(14, 40), None) == t(14)
