@@ -142,7 +142,13 @@ class LivePresence:
         pipe = client.pipeline(transaction=False)
         for i, chunk in enumerate(chunks):
             last = "1" if i == len(chunks) - 1 else "0"
-            args = [token, asof_us, BUILT_SECONDS, orjson.dumps(chunk), last]
+            args: list[bytes | str | int] = [
+                token,
+                asof_us,
+                BUILT_SECONDS,
+                orjson.dumps(chunk),
+                last,
+            ]
             self._finish(keys=keys, args=args, client=pipe)
         pipe.execute()
 
