@@ -22,6 +22,7 @@ Every way's answer is checked equal to the others.
 from __future__ import annotations
 
 import statistics
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +40,7 @@ from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import HOURLY
 from stats_platform.domain.instants import epoch_us_of, floor_to
 from stats_platform.pipeline import rollups
+from stats_platform.settings import PROJECT_ROOT
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PER_DAY = {Size.quick: 100_000, Size.full: 1_000_000}
@@ -46,28 +48,19 @@ ROUNDS, RUNS = 3, 5
 CAP = timedelta(hours=24)
 INDEX = "events_voice_guild_ts"
 INDEX_SQL = (Path(__file__).parents[2] / "sql" / "0008_voice_events_index.sql").read_text()
-# The fill before a436673: every entry as four arguments of one call.
-ARGS_FILL = """
-if redis.call('HGET', KEYS[2], 'token') ~= ARGV[1] then return 0 end
-for i = 4, #ARGV, 4 do
-  local raw = redis.call('HGET', KEYS[1], ARGV[i])
-  local ts = tonumber(ARGV[i + 3])
-  if not raw or (cjson.decode(raw).ts or 0) < ts then
-    local channel = ARGV[i + 1]
-    if channel == '' then channel = cjson.null end
-    redis.call('HSET', KEYS[1], ARGV[i],
-      cjson.encode({channelId = channel, since = tonumber(ARGV[i + 2]), ts = ts}))
-  end
-end
-local asof = redis.call('HGET', KEYS[2], 'asof')
-if tonumber(ARGV[2]) > tonumber(asof) then asof = ARGV[2] end
-local filled = '0'
-if redis.call('EXISTS', KEYS[1]) == 1 then filled = '1' end
-redis.call('HSET', KEYS[2], 'state', 'built', 'asof', asof, 'filled', filled)
-redis.call('EXPIRE', KEYS[2], ARGV[3])
-redis.call('EXPIRE', KEYS[1], ARGV[3] + 60)
-return 1
-"""
+# The fill before a436673 (every entry as four arguments of one call), from the history.
+BEFORE_FILL_AT = "a436673~1"
+BEFORE_FILL = "stats_api/live/finish_presence_rebuild.lua"
+
+
+def before_fill_script() -> str:
+    found = subprocess.run(
+        ["git", "show", f"{BEFORE_FILL_AT}:{BEFORE_FILL}"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        check=True,
+    )
+    return found.stdout.decode()
 
 
 def build(url: str, per_day: int) -> tuple[datetime, datetime]:
@@ -110,7 +103,7 @@ def main(
     gate = RedisGate.from_url(REDIS_URL)
     client: redis.Redis = gate.client
     live = LivePresence(gate, cap=CAP, future=timedelta(minutes=5))
-    args_fill = client.register_script(ARGS_FILL)
+    args_fill = client.register_script(before_fill_script())
     guild = data.HUGE_GUILD_ID
     keys = [live_key(guild), marker_key(guild)]
 
