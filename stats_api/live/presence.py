@@ -47,7 +47,8 @@ BUILT_SECONDS = 24 * 3600
 LAST_VOICE_EVENTS_SQL = sql_script(
     __file__, "select_last_voice_events.sql", voice=sql.Literal(EventType.VOICE_STATE_UPDATE.value)
 )
-# Entries per script call of a rebuild's fill (a few milliseconds of Redis each).
+# Entries per script call of a rebuild's fill (a few milliseconds of Redis each; Lua's unpack
+# takes up to 7,999 values, and a chunk's HSET has two per entry).
 FILL_CHUNK = 2_000
 
 
@@ -137,7 +138,7 @@ class LivePresence:
     ) -> None:
         """The rebuilt entries into the hash, in chunks of one script call each (one round trip):
         Redis runs one script at a time, so other clients wait for a chunk, not for the hash."""
-        rows = [[user, e.channel_id, e.since, e.ts] for user, e in entries.items()]
+        rows = [[user, _entry_json(e), e.ts] for user, e in entries.items()]
         chunks = [rows[i : i + FILL_CHUNK] for i in range(0, len(rows), FILL_CHUNK)] or [[]]
         pipe = client.pipeline(transaction=False)
         for i, chunk in enumerate(chunks):
@@ -187,6 +188,11 @@ class LivePresence:
             for user, e in entries.items()
             if e.channel_id is not None and e.since > horizon
         ]
+
+
+def _entry_json(e: Entry) -> str:
+    """The hash's value of an entry, the JSON ingestion's script writes."""
+    return f'{{"channelId":{orjson.dumps(e.channel_id).decode()},"since":{e.since},"ts":{e.ts}}}'
 
 
 def _entry(raw: dict) -> Entry:

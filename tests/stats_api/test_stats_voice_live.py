@@ -17,7 +17,9 @@ import redis
 from fastapi.testclient import TestClient
 from stats_testkit import MIN, get_stats, ok, random_guild, voice, z
 
-from stats_api.live.presence import live_key, marker_key
+from stats_api.live import presence
+from stats_api.live.presence import Entry, LivePresence, live_key, marker_key
+from stats_api.redis_gate import RedisGate
 from stats_platform.pipeline import retention
 from stats_platform.storage.api_keys import create_key
 from tests.testkit.api import UNUSED_REDIS_URL
@@ -217,3 +219,43 @@ def test_retention_cleaning_leaves_the_marker_and_live_members_alone(
     assert not app_redis.hexists(live_key(guild), "8")
     assert app_redis.hget(marker_key(guild), "state") == b"built"
     assert live(client, keys, guild) == {"800": [("6", z(now - MIN))]}
+
+
+def test_a_rebuild_in_chunks_keeps_what_ingestion_wrote_meanwhile_and_ends_built(
+    redis_url: str, guild: str, app_redis: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(presence, "FILL_CHUNK", 2)  # five entries: three script calls
+    live = LivePresence(RedisGate.from_url(redis_url), cap=timedelta(hours=24), future=MIN)
+    keys = [live_key(guild), marker_key(guild)]
+    assert live._begin(keys=keys, args=[0, "tok", 30]) == [b"start"]
+    # While the rebuild reads PostgreSQL, ingestion applies a move of user 5 (ts 2,000).
+    live.apply([[guild, "5", "801", 2_000]], received_us=1)
+    entries = {
+        "5": Entry("800", 1_000, 1_000),  # older than ingestion's: kept out
+        "6": Entry("800", 1_500, 2_000),
+        "7": Entry(None, 1_800, 1_800),
+        "8": Entry("802", 1_900, 1_900),
+        "9": Entry("802", 1_950, 1_950),
+    }
+    live._fill(app_redis, keys, "tok", 5, entries)
+
+    stored = {u.decode(): json.loads(v) for u, v in app_redis.hgetall(live_key(guild)).items()}
+    assert stored == {
+        "5": {"channelId": "801", "since": 2_000, "ts": 2_000},
+        "6": {"channelId": "800", "since": 1_500, "ts": 2_000},
+        "7": {"channelId": None, "since": 1_800, "ts": 1_800},
+        "8": {"channelId": "802", "since": 1_900, "ts": 1_900},
+        "9": {"channelId": "802", "since": 1_950, "ts": 1_950},
+    }
+    assert app_redis.hmget(marker_key(guild), "state", "asof") == [b"built", b"5"]
+
+
+def test_a_rebuild_of_another_token_writes_nothing(
+    redis_url: str, guild: str, app_redis: redis.Redis
+) -> None:
+    live = LivePresence(RedisGate.from_url(redis_url), cap=timedelta(hours=24), future=MIN)
+    keys = [live_key(guild), marker_key(guild)]
+    live._begin(keys=keys, args=[0, "newer", 30])
+    live._fill(app_redis, keys, "older", 5, {"5": Entry("800", 1_000, 1_000)})
+    assert not app_redis.exists(live_key(guild))
+    assert app_redis.hget(marker_key(guild), "state") == b"building"
