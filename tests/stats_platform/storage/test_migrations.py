@@ -81,6 +81,46 @@ def test_concurrent_migrations_apply_once(fresh_database_url: str, tmp_path: Pat
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
 
 
+def test_the_voice_events_index_is_built_on_existing_partitions_one_at_a_time(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    """A database at 0007 with three days of partitions, one voice event on the middle day."""
+    for m in discover():
+        if m.version < "0008":
+            write(tmp_path, m.path.name, m.path.read_text())
+    migrate(fresh_database_url, directory=tmp_path)
+    with psycopg.connect(fresh_database_url) as conn:
+        conn.execute("SELECT stats_ensure_event_partitions('2026-01-01', '2026-01-03')")
+        conn.execute(
+            "INSERT INTO events (guild_id, ts, received_at, type, user_id, channel_id, dedup_key)"
+            " VALUES ('1', '2026-01-02 10:00+00', now(), %s, '5', '800', 'k')",
+            (EventType.VOICE_STATE_UPDATE,),
+        )
+        conn.commit()
+        before = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"
+        ).fetchone()
+
+    assert migrate(fresh_database_url) == ["0008_voice_events_index"]
+    with psycopg.connect(fresh_database_url) as conn:
+        attached = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events_voice_guild_ts'::regclass"
+        ).fetchone()
+        valid = conn.execute(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'events_voice_guild_ts'::regclass"
+        ).fetchone()
+        conn.execute("SET enable_seqscan = off")
+        plan = conn.execute(
+            "EXPLAIN SELECT user_id FROM events WHERE guild_id = '1' AND type = %s"
+            " AND ts >= '2026-01-02' AND ts < '2026-01-03'",
+            (EventType.VOICE_STATE_UPDATE.value,),
+        ).fetchall()
+        assert conn.execute("SELECT to_regproc('stats_index_voice_events')").fetchone() == (None,)
+    assert before is not None and before[0] >= 3
+    assert attached == before and valid == (True,)
+    assert "events_p20260102_voice_guild_ts" in " ".join(line for (line,) in plan)
+
+
 def test_the_voice_events_index_names_the_voice_type_as_the_domain_does(
     fresh_database_url: str,
 ) -> None:
@@ -89,7 +129,15 @@ def test_the_voice_events_index_names_the_voice_type_as_the_domain_does(
     migrate(fresh_database_url)
     with psycopg.connect(fresh_database_url) as conn:
         predicate = conn.execute(
-            "SELECT pg_get_expr(indpred, indrelid) FROM pg_index"
+            "SELECT pg_get_expr(indpred, indrelid), indisvalid FROM pg_index"
             " WHERE indexrelid = 'events_voice_guild_ts'::regclass"
         ).fetchone()
-    assert predicate == (f"(type = '{EventType.VOICE_STATE_UPDATE}'::text)",)
+        # Built a partition at a time (see sql/0008): valid once every partition's is attached.
+        unattached = conn.execute(
+            "SELECT count(*) FROM pg_inherits i WHERE i.inhparent = 'events'::regclass"
+            " AND NOT EXISTS (SELECT 1 FROM pg_inherits x JOIN pg_index ix"
+            " ON ix.indexrelid = x.inhrelid WHERE x.inhparent = 'events_voice_guild_ts'::regclass"
+            " AND ix.indrelid = i.inhrelid)"
+        ).fetchone()
+    assert predicate == (f"(type = '{EventType.VOICE_STATE_UPDATE}'::text)", True)
+    assert unattached == (0,)
