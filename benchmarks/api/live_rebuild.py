@@ -41,13 +41,24 @@ from stats_platform.domain.grains import HOURLY
 from stats_platform.domain.instants import epoch_us_of, floor_to
 from stats_platform.pipeline import rollups
 from stats_platform.settings import PROJECT_ROOT
+from stats_platform.storage.migrations import discover
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PER_DAY = {Size.quick: 100_000, Size.full: 1_000_000}
 ROUNDS, RUNS = 3, 5
 CAP = timedelta(hours=24)
 INDEX = "events_voice_guild_ts"
-INDEX_SQL = (Path(__file__).parents[2] / "sql" / "0008_voice_events_index.sql").read_text()
+INDEX_MIGRATION = "0008_voice_events_index"
+
+
+def create_index(conn: psycopg.Connection) -> None:
+    """The partial index as its migration builds it (a partition per step, repeated until done)."""
+    (migration,) = (m for m in discover() if m.version == INDEX_MIGRATION)
+    for step in migration.steps():
+        while conn.execute(step.sql).rowcount > 0 and step.repeat:  # type: ignore[call-overload]
+            pass
+
+
 # The fill before a436673 (every entry as four arguments of one call), from the history.
 BEFORE_FILL_AT = "a436673~1"
 BEFORE_FILL = "stats_api/live/finish_presence_rebuild.lua"
@@ -148,9 +159,10 @@ def main(
                 states = (False, True) if round_no % 2 else (True, False)
                 for indexed in states:
                     conn.execute(f"DROP INDEX IF EXISTS {INDEX}")
-                    if indexed:
-                        conn.execute(INDEX_SQL)
                     conn.commit()
+                    if indexed:
+                        with psycopg.connect(url, autocommit=True) as steps:
+                            create_index(steps)
                     for name, (read, wants_index) in ways.items():
                         if wants_index != indexed:
                             continue
