@@ -41,7 +41,7 @@ from stats_platform.domain.grains import HOURLY
 from stats_platform.domain.instants import epoch_us_of, floor_to
 from stats_platform.pipeline import rollups
 from stats_platform.settings import PROJECT_ROOT
-from stats_platform.storage.migrations import discover
+from stats_platform.storage.migrations import migrate
 
 REDIS_URL = "redis://127.0.0.1:6379/12"
 PER_DAY = {Size.quick: 100_000, Size.full: 1_000_000}
@@ -51,12 +51,11 @@ INDEX = "events_voice_guild_ts"
 INDEX_MIGRATION = "0008_voice_events_index"
 
 
-def create_index(conn: psycopg.Connection) -> None:
-    """The partial index as its migration builds it (a partition per step, repeated until done)."""
-    (migration,) = (m for m in discover() if m.version == INDEX_MIGRATION)
-    for step in migration.steps():
-        while conn.execute(step.sql).rowcount > 0 and step.repeat:  # type: ignore[call-overload]
-            pass
+def create_index(url: str) -> None:
+    """The partial index built again by its own migration, through the project's runner."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = %s", (INDEX_MIGRATION,))
+    assert migrate(url) == [INDEX_MIGRATION]
 
 
 # The fill before a436673 (every entry as four arguments of one call), from the history.
@@ -161,8 +160,7 @@ def main(
                     conn.execute(f"DROP INDEX IF EXISTS {INDEX}")
                     conn.commit()
                     if indexed:
-                        with psycopg.connect(url, autocommit=True) as steps:
-                            create_index(steps)
+                        create_index(url)
                     for name, (read, wants_index) in ways.items():
                         if wants_index != indexed:
                             continue
