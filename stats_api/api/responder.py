@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Annotated, Any
 
 import polars as pl
@@ -110,8 +111,10 @@ class Snapshot:
             periods=periods,
         )
 
+    @cached_property
     def newest_voice_arrival(self) -> datetime | None:
-        """The guild's newest voice arrival in this snapshot."""
+        """The guild's newest voice arrival in this snapshot (read once: voice/live keys its
+        cache entry by it and names it as its dataAsOf)."""
         return _scalar(self.conn, NEWEST_VOICE_ARRIVAL_SQL, (self.guild_id, DAILY.name))
 
     def time_range(self, query: PeriodQuery) -> tuple[TimeRange, TimeRange | None]:

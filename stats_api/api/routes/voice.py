@@ -25,14 +25,14 @@ def live_voice(stats: StatsDep, presence: LivePresenceDep) -> Response:
         "voice/live",
         {},
         lambda snap: live_voice_answer(snap, presence),
-        follows=Snapshot.newest_voice_arrival,
+        follows=lambda snap: snap.newest_voice_arrival,
         true_until=_first_to_reach_the_cap,
     )
 
 
 def live_voice_answer(snap: Snapshot, presence: LivePresence) -> LiveVoice:
     """Who is in voice in `snap` (also the live stream's voice part)."""
-    as_of = snap.newest_voice_arrival()
+    as_of = snap.newest_voice_arrival
     present = presence.read(snap.conn, snap.guild_id, now=snap.now, newest_voice=as_of)
     return LiveVoice.model_validate({"channels": _channels(present), "dataAsOf": as_of_z(as_of)})
 
