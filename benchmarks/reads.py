@@ -32,40 +32,43 @@ from psycopg import sql
 from benchmarks.events import DAY, copy_frame, day_events, utc_midnight
 from benchmarks.harness import fresh_database, machine
 from benchmarks.report import DocOption, Size, SizeOption, command, doc_path, publish, table
+from stats_platform.domain.events import EventType
 from stats_platform.storage import warehouse
 from stats_platform.storage.arrow_reader import ArrowReader, with_literals
-from stats_platform.storage.scripts import script
 
 SIZES = {Size.quick: (20_000, 10), Size.full: (100_000, 20)}
 """PER_DAY events of one simulated day, DAYS days of them."""
 ROUNDS = 5
 CONNECTS = 20
 SEED = 1
-EPOCH_MS = re.compile(r"\(extract\(epoch FROM (\w+)\) \* 1000\)::bigint")
-EVENTS_SQL = script(warehouse.__file__, "select_events.sql")
+INSTANTS = ("ts", "received_at")
+EVENTS_SQL = warehouse.statement("select_events", INSTANTS, as_timestamps=False).as_string(None)
+"""read_events' SELECT as a CSV read sends it: instants as epoch ms."""
+EVENTS_TS_SQL = warehouse.statement("select_events", INSTANTS, as_timestamps=True).as_string(None)
+"""read_events' SELECT as an ADBC read sends it: instants as timestamptz."""
 NAMES = list(warehouse.EVENT_SCHEMA)
 CSV, ADBC, BOUND, SERVER, SERVER_TS, PARSE, CONVERT = (
     "psycopg COPY CSV + pl.read_csv (before)",
     "ADBC COPY BINARY -> Arrow (adopted)",
     "ADBC, bound parameters (no COPY)",
-    "server alone: COPY BINARY, bytes kept",
-    "server alone, ts as timestamptz (no epoch ms)",
+    "server alone: COPY BINARY, bytes kept, epoch ms",
+    "server alone, ts as timestamptz (the ADBC read)",
     "client alone: pl.read_csv of the CSV bytes",
     "client alone: the Arrow table into Polars",
 )
 CHOICES = (
     "What reads this way: the pipeline's assets (the rollups of every grain, voice_sessions and"
     " member_stats), one ADBC connection per run, for the reads before their write transaction"
-    " (`stats_platform/storage/arrow_reader.py`). The stats API stays on COPY CSV on its pooled"
-    " psycopg connection: its reads run as a guild reader under row-level security in that"
-    " connection's transaction, their frames are small, and an ADBC connection per request would"
-    " cost the open above; psycopg's own binary COPY lands in Python rows, not Arrow. Reads that"
-    " must see their transaction's writes (the span and lifetime blocks, the migration's member"
-    " rows) stay there too. ADBC is given no bind parameters: it would run a prepared statement"
-    " into one libpq result instead of COPY (the *bound parameters* rows). Selecting ts and"
-    " received_at as timestamptz would save the difference of the two *server alone* rows, but"
-    " changes the SQL both reads share and how received_at reaches milliseconds (the SQL rounds"
-    " microseconds, a cast truncates): not done here."
+    " (`stats_platform/storage/arrow_reader.py`); since 2026-12-07 they select ts and"
+    " received_at as timestamptz (rounded to the millisecond in Polars as the SQL rounded them)"
+    " and open a row's jsonb only for reactions, whose author is the one value read from it."
+    " The stats API stays on COPY CSV with epoch ms on its pooled psycopg connection: its reads"
+    " run as a guild reader under row-level security in that connection's transaction, their"
+    " frames are small, and an ADBC connection per request would cost the open above; psycopg's"
+    " own binary COPY lands in Python rows, not Arrow. Reads that must see their transaction's"
+    " writes (the span and lifetime blocks, the migration's member rows) stay there too. ADBC is"
+    " given no bind parameters: it would run a prepared statement into one libpq result instead"
+    " of COPY (the *bound parameters* rows)."
 )
 SHIFT_DAYS = """
 INSERT INTO events (ts, received_at, guild_id, dedup_key, event_id, type, user_id, channel_id,
@@ -82,7 +85,7 @@ class BoundReader(ArrowReader):
     """ADBC given bind parameters ($1, ...): a prepared statement, its rows in one libpq result."""
 
     def fetch(self, query: str | sql.Composable, params: Sequence[object] | dict) -> pa.Table:
-        assert isinstance(query, str) and isinstance(params, dict)
+        assert isinstance(query, sql.Composable) and isinstance(params, dict)
         names: list[str] = []
 
         def placeholder(match: re.Match[str]) -> str:
@@ -90,7 +93,7 @@ class BoundReader(ArrowReader):
                 names.append(match.group(1))
             return f"${names.index(match.group(1)) + 1}"
 
-        text = re.sub(r"%\((\w+)\)s", placeholder, query)
+        text = re.sub(r"%\((\w+)\)s", placeholder, query.as_string(None))
         with self._conn.cursor() as cur:
             cur.execute(text, [params[n] for n in names])
             return cur.fetch_arrow_table()
@@ -114,7 +117,7 @@ def copy_bytes(
     """The SELECT of read_events by COPY through psycopg, its bytes kept unparsed: in BINARY,
     what PostgreSQL spends producing the rows. `timestamps`: ts and received_at as stored,
     without the epoch-ms arithmetic."""
-    query = EPOCH_MS.sub(r"\1", EVENTS_SQL) if timestamps else EVENTS_SQL
+    query = EVENTS_TS_SQL if timestamps else EVENTS_SQL
     form = "BINARY" if binary else "CSV"
 
     def run(filters: dict) -> io.BytesIO:
@@ -131,7 +134,13 @@ def copy_bytes(
 
 
 def _every_guild(filters: dict) -> dict:
-    return {"received_before": None, "all_guilds": True, "guild_ids": [], **filters}
+    return {
+        "received_before": None,
+        "all_guilds": True,
+        "guild_ids": [],
+        "reaction_type": EventType.MESSAGE_REACTION_ADD,
+        **filters,
+    }
 
 
 def measure(url: str, reads: list[tuple[str, dict]]) -> list[dict]:
@@ -147,7 +156,7 @@ def measure(url: str, reads: list[tuple[str, dict]]) -> list[dict]:
             assert_frame_equal(arrow, csv)
             assert_frame_equal(_events(bound, filters), csv)
             text = copy_bytes(conn, binary=False)(filters).getvalue()
-            fetched = reader.fetch(EVENTS_SQL, _every_guild(filters))
+            fetched = reader.fetch(EVENTS_TS_SQL, _every_guild(filters))
             ways: dict[str, Callable[[], object]] = {
                 CSV: partial(_events, conn, filters),
                 ADBC: partial(_events, reader, filters),

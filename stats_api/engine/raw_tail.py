@@ -111,7 +111,13 @@ def compute_raw(
 def _read_events(conn: psycopg.Connection, guild_id: str, spans: list[RawSpan]) -> pl.DataFrame:
     """The guild's events in every span, each tagged with its span's bucket (one COPY)."""
     branches = [
-        {"bucket": bucket, "guild_id": guild_id, "start": start, "end": end}
+        {
+            "bucket": bucket,
+            "guild_id": guild_id,
+            "start": start,
+            "end": end,
+            "reaction_type": EventType.MESSAGE_REACTION_ADD,
+        }
         for bucket, start, end in spans
     ]
     frame = warehouse.select_or_copy(conn, _union(SPAN_EVENTS_SQL, branches), [], SPAN_EVENT_SCHEMA)

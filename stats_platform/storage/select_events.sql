@@ -1,8 +1,8 @@
-SELECT seq,
-       (extract(epoch FROM ts) * 1000)::bigint,
-       (extract(epoch FROM received_at) * 1000)::bigint,
+-- {ts} and {received_at} are the instants as the source reads them best (warehouse._instant).
+-- Only a reaction's author is counted (reactions received), so no other event's jsonb is opened.
+SELECT seq, {ts}, {received_at},
        guild_id, type, user_id, channel_id,
-       data ->> 'messageAuthorId'
+       CASE WHEN type = %(reaction_type)s THEN data ->> 'messageAuthorId' END
 FROM events
 WHERE ts >= %(start)s AND ts < %(end)s
   AND (%(received_before)s::timestamptz IS NULL OR received_at < %(received_before)s::timestamptz)

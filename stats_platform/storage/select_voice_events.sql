@@ -1,6 +1,5 @@
-SELECT guild_id, user_id, channel_id,
-       (extract(epoch FROM ts) * 1000)::bigint,
-       seq
+-- {ts} is the instant as the source reads it best (warehouse._instant).
+SELECT guild_id, user_id, channel_id, {ts}, seq
 FROM events
 WHERE type = %(voice_type)s
   AND user_id IS NOT NULL
