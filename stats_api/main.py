@@ -28,6 +28,7 @@ from stats_api.api.routes import (
 )
 from stats_api.api.routes import metrics as metrics_route
 from stats_api.errors import LogUnhandledErrors
+from stats_api.in_flight import InFlight
 from stats_api.ingest.idempotency import IdempotencyConflict
 from stats_api.ingest.payload import PayloadError
 from stats_api.ingest.store import EventStore
@@ -95,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.pool = pool
     app.state.ingest_pool = ingest_pool
     app.state.redis = redis
+    app.state.in_flight = InFlight()
     app.state.rate_limiter = RateLimiter(redis, settings.rate_limit_per_minute)
     app.state.bad_key_throttle = BadKeyThrottle(redis, settings.bad_key_limit_per_minute)
     app.state.live_presence = LivePresence(

@@ -134,6 +134,7 @@ def worker_throughput(url: str, guilds: list[Guild], size: Sizes) -> list[dict]:
                             "endpoint": endpoint.name,
                             "answers": len(cell.latencies),
                             "failed": len(cell.errors),
+                            "shared": cell.shared,
                             "per_s": len(cell.latencies) / cell.seconds if cell.seconds else 0.0,
                         }
                     )

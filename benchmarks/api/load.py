@@ -68,6 +68,8 @@ class Cell:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    shared: int = 0
+    """Cold answers another request of the same server computed while this one waited for it."""
 
     def percentile(self, p: int) -> float | None:
         """Milliseconds; p99 needs 100 samples and p95 20 to mean anything, else None."""
@@ -139,7 +141,9 @@ async def http_cell(
             if answer.status_code != 200:
                 return f"HTTP {answer.status_code}: {answer.text[:200]}"
             cache = answer.headers.get("x-stats-cache")
-            if not live and cache != expected:
+            if mode == "cold" and cache == "shared":
+                cell.shared += 1
+            elif not live and cache != expected:
                 return f"X-Stats-Cache {cache}, expected {expected}"
             return None
 

@@ -145,13 +145,14 @@ def workers_table(workers: list[dict], guilds: list[str]) -> str:
     endpoints = list(dict.fromkeys(w["endpoint"] for w in workers))
     found = {(w["workers"], w["guild"], w["endpoint"]): w for w in workers}
     header = ["guild", "endpoint", *[f"{n} worker{'s' if n > 1 else ''} /s" for n in counts],
-              "failed"]  # fmt: skip
+              "failed", "shared"]  # fmt: skip
     rows = []
     for guild in guilds:
         for endpoint in endpoints:
             runs = [found.get((n, guild, endpoint)) for n in counts]
             rows.append([guild, endpoint, *[f"{r['per_s']:.1f}" if r else "–" for r in runs],
-                         "/".join(str(r["failed"]) if r else "–" for r in runs)])  # fmt: skip
+                         "/".join(str(r["failed"]) if r else "–" for r in runs),
+                         "/".join(str(r.get("shared", 0)) if r else "–" for r in runs)])  # fmt: skip
     return table(header, rows, right=range(2, 3 + len(counts)))
 
 
@@ -232,7 +233,8 @@ def render(report: dict[str, Any]) -> str:
         *[f"- {line}" for line in goal_summary(cells, names)],
         "",
         "Cold answers per second at concurrency 16, the same requests served by 1 and by 2 uvicorn "
-        "workers (client, server and PostgreSQL on the same 2 cores; failed requests 1/2 workers):",
+        "workers (client, server and PostgreSQL on the same 2 cores; failed requests 1/2 workers; "
+        "shared: answers computed once for requests asking at the same time, 1/2 workers):",
         "",
         workers_table(report["workers"], names),
     ]
@@ -249,6 +251,12 @@ def render(report: dict[str, Any]) -> str:
     if errors:
         out += ["", *[f"- ERRORS {c.mode} {c.guild} {c.endpoint} c{c.concurrency}: "
                       f"{len(c.errors)}, first: {c.errors[0]}" for c in errors]]  # fmt: skip
+    shared = [c for c in cells if c.shared]
+    if shared:
+        out += ["", "Cold answers shared (computed once for requests asking at the same time, "
+                "`stats_api/in_flight.py`), of the cell's answers:", "",
+                *[f"- {c.guild} {c.endpoint} c{c.concurrency}: {c.shared} of "
+                  f"{len(c.latencies)}" for c in shared]]  # fmt: skip
     out += ["", "Profile of the slowest cold endpoint:", "", api_profile.render(report["profile"])]
     out += ["", "Notes:", "", *notes(report)]
     return "\n".join(out)

@@ -29,6 +29,7 @@ from stats_api.api.deps import PoolDep, ReadGuildDep, RedisDep, SettingsDep
 from stats_api.api.params import PeriodQuery
 from stats_api.engine.activity import Activity, activity
 from stats_api.engine.lifetime import LifetimeAndPeriods, lifetime_and_periods
+from stats_api.in_flight import InFlight, SharedComputationFailed
 from stats_api.live.presence import LivePresence
 from stats_api.periods import TimeRange
 from stats_api.redis_gate import RedisGate
@@ -153,11 +154,14 @@ class StatsResponder:
         conn: psycopg.Connection | ConnectionPool,
         redis: RedisGate,
         settings: Settings,
+        flights: InFlight | None = None,
     ) -> None:
         """`conn`: the connection to read with, or the pool each snapshot takes one from (in the
         thread that reads: a route's dependency would take it in a thread of its own, and that
-        and giving it back were two of a request's thread hops)."""
+        and giving it back were two of a request's thread hops). `flights`: the process's
+        computations under way, shared by identical requests (None: every request computes)."""
         self.guild_id = guild_id
+        self._flights = flights
         self._source = conn
         self._conn: psycopg.Connection | None = None
         """The running snapshot's connection, for cancel()."""
@@ -241,25 +245,52 @@ class StatsResponder:
 
         `follows`: the arrival the answer changes with (default the guild's newest); `true_until`:
         the instant an answer stops being true without any new event (None: never), which caps
-        how long it is kept.
+        how long it is kept. A request that finds the same answer being computed by another
+        request of this process waits for that one's body (stats_api/in_flight.py).
         """
         with self.snapshot() as snap:
             key = cache_key(self.guild_id, follows(snap), endpoint, params)
             cached = self._cache.get(key)
             if cached is not None:
                 return _json(cached, "hit")
-            answer = compute(snap)
-            body = answer.model_dump_json(by_alias=True).encode()
-            until = true_until(snap, answer)
+            waiting = self._flights.join(key) if self._flights else None
+            if waiting is None:
+                body, until = self._lead(key, snap, compute, true_until)
+        if waiting is not None:
+            # Outside the snapshot: a request waiting for another's answer holds no connection.
+            try:
+                return _json(waiting.result(), "shared")
+            except SharedComputationFailed:
+                self._flights = None  # then this request computes its own answer
+                return self.respond(
+                    endpoint, params, compute, follows=follows, true_until=true_until
+                )
         self._cache.put(key, body, true_until=until)
         return _json(body, "miss" if self._cache.enabled else "off")
+
+    def _lead(
+        self,
+        key: str,
+        snap: Snapshot,
+        compute: Callable[[Snapshot], BaseModel],
+        true_until: Callable[[Snapshot, Any], datetime | None],
+    ) -> tuple[bytes, datetime | None]:
+        """Computes the answer, and hands its body to the requests that waited for it."""
+        body = None
+        try:
+            answer = compute(snap)
+            body = answer.model_dump_json(by_alias=True).encode()
+            return body, true_until(snap, answer)
+        finally:
+            if self._flights:
+                self._flights.finish(key, body)
 
 
 async def get_responder(
     request: Request, guild_id: ReadGuildDep, pool: PoolDep, redis: RedisDep, settings: SettingsDep
 ) -> AsyncIterator[StatsResponder]:
     """The request's responder, whose read is cancelled if the client disconnects meanwhile."""
-    responder = StatsResponder(guild_id, pool, redis, settings)
+    responder = StatsResponder(guild_id, pool, redis, settings, request.app.state.in_flight)
     watcher = asyncio.create_task(_cancel_on_disconnect(request, responder))
     try:
         yield responder
