@@ -1,4 +1,4 @@
--- {ts} and {received_at} are the instants as the source reads them best (warehouse._instant).
+-- {ts} and {received_at} are the instants as the source reads them best (warehouse.statement).
 -- Only a reaction's author is counted (reactions received), so no other event's jsonb is opened.
 SELECT seq, {ts}, {received_at},
        guild_id, type, user_id, channel_id,

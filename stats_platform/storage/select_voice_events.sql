@@ -1,4 +1,4 @@
--- {ts} is the instant as the source reads it best (warehouse._instant).
+-- {ts} is the instant as the source reads it best (warehouse.statement).
 SELECT guild_id, user_id, channel_id, {ts}, seq
 FROM events
 WHERE type = %(voice_type)s

@@ -128,7 +128,7 @@ def _as_schema(rows: pa.Table | pl.DataFrame, schema: dict) -> pl.DataFrame:
     """The one place a read's columns get their names and types, whichever way the rows came.
 
     Columns are named by position: PostgreSQL names two epoch-ms expressions alike (int8). An
-    instant that came as a timestamp where the schema wants epoch ms (see _instant) is rounded
+    instant that came as a timestamp where the schema wants epoch ms (see statement) is rounded
     to the millisecond half up, as the SQL's `::bigint` of epoch ms rounds it.
     """
     if isinstance(rows, pa.Table):

@@ -46,12 +46,18 @@ def stored(post: Callable[..., httpx.Response]) -> None:
 
 
 @pytest.fixture
-def responders(stored: None, settings: Settings) -> Iterator[Callable[[], StatsResponder]]:
-    """Responders of one process: two reader connections between them, one CountedFlights."""
+def flights() -> CountedFlights:
+    return CountedFlights()
+
+
+@pytest.fixture
+def responders(
+    stored: None, settings: Settings, flights: CountedFlights
+) -> Iterator[Callable[[], StatsResponder]]:
+    """Responders of one process: two reader connections between them, one registry of flights."""
     pool = open_pool(settings.database_url, max_size=2, timeout=WAIT_S, name="test-shared")
     pool.open(wait=True)
     redis = RedisGate.from_url(settings.redis_url)
-    flights = CountedFlights()
     cold = settings.model_copy(update={"cache_ttl_seconds": 0})
     try:
         yield lambda: StatsResponder(GUILD, pool, redis, cold, flights)
@@ -78,19 +84,15 @@ def answer(responder: StatsResponder, compute: Callable) -> Response:
 
 
 def test_requests_that_ask_while_an_answer_is_computed_share_it(
-    responders: Callable[[], StatsResponder],
+    responders: Callable[[], StatsResponder], flights: CountedFlights
 ) -> None:
     computed: list[str] = []
     gate = threading.Event()
-    leader = responders()
-    flights: CountedFlights = leader._flights  # type: ignore[assignment]
     with ThreadPoolExecutor(3) as threads:
-        first = threads.submit(answer, leader, day_c_messages(computed, gate))
+        first = threads.submit(answer, responders(), day_c_messages(computed, gate))
         # Two more while the first computes: with two connections in the pool and the first
         # holding one, the third request gets in only if the second waits without one.
-        others = [
-            threads.submit(answer, responders(), day_c_messages(computed)) for _ in range(2)
-        ]
+        others = [threads.submit(answer, responders(), day_c_messages(computed)) for _ in range(2)]
         for _ in others:
             assert flights.followers.acquire(timeout=WAIT_S)
         gate.set()
@@ -101,12 +103,10 @@ def test_requests_that_ask_while_an_answer_is_computed_share_it(
 
 
 def test_a_failed_computation_leaves_its_followers_to_compute_their_own(
-    responders: Callable[[], StatsResponder],
+    responders: Callable[[], StatsResponder], flights: CountedFlights
 ) -> None:
     computed: list[str] = []
     gate = threading.Event()
-    leader = responders()
-    flights: CountedFlights = leader._flights  # type: ignore[assignment]
 
     def fails(snap: Snapshot) -> Messages:
         computed.append("failed")
@@ -114,7 +114,7 @@ def test_a_failed_computation_leaves_its_followers_to_compute_their_own(
         raise RuntimeError("the leader's client left")
 
     with ThreadPoolExecutor(2) as threads:
-        first = threads.submit(answer, leader, fails)
+        first = threads.submit(answer, responders(), fails)
         second = threads.submit(answer, responders(), day_c_messages(computed))
         assert flights.followers.acquire(timeout=WAIT_S)
         gate.set()
