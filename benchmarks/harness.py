@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import signal
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import polars as pl
@@ -50,6 +52,18 @@ def fresh_database(label: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
+
+
+def run_in_tree(script: Path, tree: Path, job: dict) -> Any:
+    """`script` run with `tree`'s packages first on PYTHONPATH, `job` as JSON on its stdin; its
+    last line of output, as JSON. How a benchmark times an older tree beside this one."""
+    done = subprocess.run(
+        [sys.executable, str(script)], input=json.dumps(job).encode(), cwd=tree,
+        env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{script.name} failed in {tree}:\n{done.stderr.decode()[-3000:]}")
+    return json.loads(done.stdout.decode().strip().splitlines()[-1])
 
 
 def free_port() -> int:

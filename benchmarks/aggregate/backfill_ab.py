@@ -14,10 +14,6 @@ the one before wrote, as a retried backfill does.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +22,7 @@ import psycopg
 import typer
 
 from benchmarks.events import DAY, load_days, utc_midnight
-from benchmarks.harness import fresh_database, machine
+from benchmarks.harness import fresh_database, machine, run_in_tree
 from benchmarks.ingest.live_cost import base_name, main_tree
 from benchmarks.report import DocOption, Size, SizeOption, command, doc_path, publish, table
 from stats_platform.settings import PROJECT_ROOT
@@ -47,13 +43,7 @@ SIZES = {Size.quick: Sizes(per_day=50_000, rounds=1), Size.full: Sizes(per_day=2
 def backfilled(tree: Path, url: str, first: datetime, end: datetime) -> list[dict]:
     """benchmarks.backfill.run of `tree`, in a process of its own."""
     job = {"url": url, "first": first.isoformat(), "end": end.isoformat()}
-    done = subprocess.run(
-        [sys.executable, str(RUNNER)], input=json.dumps(job).encode(), cwd=tree,
-        env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"the backfill failed in {tree}:\n{done.stderr.decode()[-3000:]}")
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])  # type: ignore[no-any-return]
+    return run_in_tree(RUNNER, tree, job)  # type: ignore[no-any-return]
 
 
 def main(

@@ -14,11 +14,8 @@ alternating), so a busy spell of the shared machine hits both.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +25,7 @@ import typer
 from benchmarks.api import data
 from benchmarks.api.__main__ import FIVE_MIN_DAYS, pick_guilds
 from benchmarks.api.load import ENDPOINTS
-from benchmarks.harness import fresh_database
+from benchmarks.harness import fresh_database, run_in_tree
 from benchmarks.ingest.live_cost import base_name, main_tree
 from benchmarks.report import DocOption, Size, SizeOption, command, doc_path, publish, table
 from stats_platform.settings import PROJECT_ROOT
@@ -56,14 +53,7 @@ SIZES = {
 
 def timed(tree: Path, job: dict) -> dict[str, float]:
     """The timer's medians with `tree`'s packages first on the path."""
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run(
-        [sys.executable, str(TIMER)], input=json.dumps(job).encode(), env=env, cwd=tree,
-        capture_output=True,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"the timer failed in {tree}:\n{done.stderr.decode()[-3000:]}")
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return run_in_tree(TIMER, tree, job)  # type: ignore[no-any-return]
 
 
 def main(
