@@ -255,7 +255,7 @@ class StatsResponder:
                 return _json(cached, "hit")
             waiting = self._flights.join(key) if self._flights else None
             if waiting is None:
-                body, until = self._lead(key, snap, compute, true_until)
+                body = self._lead(key, snap, compute, true_until)
         if waiting is not None:
             # Outside the snapshot: a request waiting for another's answer holds no connection.
             try:
@@ -265,7 +265,6 @@ class StatsResponder:
                 return self.respond(
                     endpoint, params, compute, follows=follows, true_until=true_until
                 )
-        self._cache.put(key, body, true_until=until)
         return _json(body, "miss" if self._cache.enabled else "off")
 
     def _lead(
@@ -274,13 +273,16 @@ class StatsResponder:
         snap: Snapshot,
         compute: Callable[[Snapshot], BaseModel],
         true_until: Callable[[Snapshot, Any], datetime | None],
-    ) -> tuple[bytes, datetime | None]:
-        """Computes the answer, and hands its body to the requests that waited for it."""
+    ) -> bytes:
+        """Computes the answer, caches it, then hands it to the requests that waited for it: in
+        that order, so an identical request finds it under way or cached, never neither (a page's
+        two quick dashboard reads computed it twice, each with its own `now`)."""
         body = None
         try:
             answer = compute(snap)
             body = answer.model_dump_json(by_alias=True).encode()
-            return body, true_until(snap, answer)
+            self._cache.put(key, body, true_until=true_until(snap, answer))
+            return body
         finally:
             if self._flights:
                 self._flights.finish(key, body)

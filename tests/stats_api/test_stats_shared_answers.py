@@ -7,7 +7,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
+import redis
 from fastapi import Response
 from pydantic import BaseModel
 from stats_testkit import DAY, fixed_events, midnight
@@ -137,3 +139,24 @@ def test_answers_asked_one_after_another_are_each_computed(
     assert len(computed) == 2
     assert [r.headers["X-Stats-Cache"] for r in (first, second)] == ["off", "off"]
     assert bytes(first.body) == bytes(second.body) == b'{"totalMessages":7}'
+
+
+def test_an_answer_is_cached_before_the_requests_waiting_for_it_are_released(
+    stored: None, settings: Settings
+) -> None:
+    """So an identical request that comes after finds it under way or cached, never neither."""
+    cached_at_release: list[bytes | None] = []
+    store = redis.Redis.from_url(settings.redis_url)
+
+    class Releasing(InFlight):
+        def finish(self, key: str, body: bytes | None) -> None:
+            cached_at_release.append(store.get(key))  # type: ignore[arg-type]
+            super().finish(key, body)
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        gate = RedisGate.from_url(settings.redis_url)
+        responder = StatsResponder(GUILD, conn, gate, settings, Releasing())
+        first = answer(responder, day_c_messages([]))
+        again = answer(StatsResponder(GUILD, conn, gate, settings, Releasing()), day_c_messages([]))
+    assert cached_at_release == [b'{"totalMessages":7}']
+    assert (first.headers["X-Stats-Cache"], again.headers["X-Stats-Cache"]) == ("miss", "hit")
