@@ -1,4 +1,5 @@
--- {ts} and {received_at} are the instants as the source reads them best (warehouse.statement).
+-- The braced names are the instants, formatted in as the source reads them best
+-- (warehouse.statement formats comments too, so none is spelt here).
 -- Only a reaction's author is counted (reactions received), so no other event's jsonb is opened.
 SELECT seq, {ts}, {received_at},
        guild_id, type, user_id, channel_id,

@@ -1,4 +1,5 @@
--- {ts} is the instant as the source reads it best (warehouse.statement).
+-- The braced name is the instant, formatted in as the source reads it best
+-- (warehouse.statement formats comments too, so none is spelt here).
 SELECT guild_id, user_id, channel_id, {ts}, seq
 FROM events
 WHERE type = %(voice_type)s

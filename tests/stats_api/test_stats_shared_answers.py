@@ -59,10 +59,10 @@ def responders(
     """Responders of one process: two reader connections between them, one registry of flights."""
     pool = open_pool(settings.database_url, max_size=2, timeout=WAIT_S, name="test-shared")
     pool.open(wait=True)
-    redis = RedisGate.from_url(settings.redis_url)
+    gate = RedisGate.from_url(settings.redis_url)
     cold = settings.model_copy(update={"cache_ttl_seconds": 0})
     try:
-        yield lambda: StatsResponder(GUILD, pool, redis, cold, flights)
+        yield lambda: StatsResponder(GUILD, pool, gate, cold, flights)
     finally:
         pool.close()
 
