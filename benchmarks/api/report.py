@@ -152,7 +152,7 @@ def workers_table(workers: list[dict], guilds: list[str]) -> str:
             runs = [found.get((n, guild, endpoint)) for n in counts]
             rows.append([guild, endpoint, *[f"{r['per_s']:.1f}" if r else "–" for r in runs],
                          "/".join(str(r["failed"]) if r else "–" for r in runs),
-                         "/".join(str(r.get("shared", 0)) if r else "–" for r in runs)])  # fmt: skip
+                         "/".join(str(r["shared"]) if r else "–" for r in runs)])  # fmt: skip
     return table(header, rows, right=range(2, 3 + len(counts)))
 
 
