@@ -27,7 +27,6 @@ DATA_TABLES = (
     "events",
     "api_keys",
     "metrics_snapshots",
-    "member_activity",
     "member_blocks",
     "member_stats_blocks",
     "member_stats",

@@ -1,8 +1,8 @@
 """Lifetime member rows: member_stats, corrected for the days it does not cover exactly.
 
-member_stats sums the daily member rows. Days inside the raw retention whose daily window is not
-computed yet (today) or is stale (late events) are answered by `activity` instead; a stale
-day's old daily rows are taken out of the sums first.
+member_stats is the merge of the daily member blocks (through their spans). Days inside the raw
+retention whose daily window is not computed yet (today) or is stale (late events) are answered
+by `activity` instead; a stale day's old daily block rows are taken out of the sums first.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ class Span:
 
 SPANS: tuple[Span, ...] = tuple(Span(2**k) for k in range(1, 6))
 """Finest first: 2, 4, 8, 16 and 32 days. Each is merged from two of the next finer."""
+WIDEST_SPAN = SPANS[-1]
+"""Its blocks together hold all of a guild's days: lifetime totals are merged from them."""
 SPAN_NAMES: tuple[str, ...] = tuple(s.name for s in SPANS)
 BLOCK_PERIODS: tuple[str, ...] = (*GRAIN_NAMES, *SPAN_NAMES)
 """Every `period_type` a member block can have."""

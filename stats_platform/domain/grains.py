@@ -27,7 +27,8 @@ class Grain:
     freshness_fail: timedelta
     freshness_warn: timedelta | None = None
     member_rows_kept_forever: bool = False
-    """Daily member rows are what lifetime totals are summed from: retention never removes them."""
+    """Daily member blocks (and the spans merged from them) are what lifetime totals are merged
+    from: retention never removes them."""
     also_in_job: tuple[str, ...] = ()
     """Assets other than this grain's rollups that its job materializes, in job order."""
     job_description: str = ""

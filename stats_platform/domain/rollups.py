@@ -38,7 +38,7 @@ MEMBER_MEASURES: tuple[Measure, ...] = (
     Measure("last_voice_at", "max"),
     Measure("last_seen", "max"),
 )
-"""member_activity: one row per (guild, grain, window, user) with any activity."""
+"""Member rows (the member blocks' columns): one per (guild, grain, window, user) with any activity."""
 MEMBER_KEYS = ("guild_id", "period_start", "user_id")
 MEMBER_COUNTS = tuple(m.name for m in MEMBER_MEASURES if m.merge == "sum")
 MEMBER_LATEST = tuple(m.name for m in MEMBER_MEASURES if m.merge == "max")
@@ -78,7 +78,7 @@ LIFETIME_FROM_MEMBER = {
     "last_seen": "last_seen",
     "first_join_at": "joined_at",
 }
-"""member_stats (lifetime) column of each member_activity measure it is summed from."""
+"""member_stats (lifetime) column of each member measure it is merged from."""
 LIFETIME_COUNTS = tuple(
     LIFETIME_FROM_MEMBER[name] for name in MEMBER_COUNTS if name in LIFETIME_FROM_MEMBER
 )

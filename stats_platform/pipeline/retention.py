@@ -71,7 +71,7 @@ def create_upcoming_partitions(conn: psycopg.Connection, *, days_ahead: int = 7)
 def delete_expired_rollups(
     conn: psycopg.Connection, *, horizons: dict[str, datetime]
 ) -> dict[str, int]:
-    """Rows whose whole window ended at or before their grain's horizon; daily member rows stay for ever."""
+    """Rows whose whole window ended at or before their grain's horizon; daily member blocks stay for ever."""
     removed: dict[str, int] = {}
     with conn.transaction():
         for name, horizon in horizons.items():

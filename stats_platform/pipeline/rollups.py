@@ -12,9 +12,10 @@ import polars as pl
 import psycopg
 from psycopg import sql
 
+from stats_platform.domain.blocks import WIDEST_SPAN
 from stats_platform.domain.grains import DAILY, HOURLY, LENGTHS
 from stats_platform.domain.instants import floor_to
-from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_STATS_COLUMNS, MEMBER_STATS_KEYS
+from stats_platform.domain.rollups import MEMBER_STATS_COLUMNS, MEMBER_STATS_KEYS
 from stats_platform.storage import blocks, warehouse
 from stats_platform.storage.scripts import script, sql_script
 from stats_platform.transforms import activity, voice
@@ -41,7 +42,7 @@ def compute_rollups(
     covered_until: datetime,
     cap: timedelta,
 ) -> Rollups:
-    """metrics_snapshots and member_activity rows of every `grain` window in [start, end).
+    """metrics_snapshots rows and member rows of every `grain` window in [start, end).
 
     It only reads, through `source`: an ArrowReader in the assets; the caller's connection where
     the reads must see what its open transaction wrote (voice checkpoints).
@@ -99,20 +100,12 @@ def write_rollups(
             end=end,
             frame=rollups.snapshots,
         )
-        # Member rows go in as one block per guild and window; daily rows are also kept one per
-        # member, for ever, because lifetime totals (member_stats) are summed from them.
+        # Member rows go in as one block per guild and window; the daily blocks are merged again
+        # into the spans, from which lifetime totals (member_stats) are merged.
         blocks.replace_blocks(
             conn, period_type=grain, start=start, end=end, members=rollups.members
         )
         if grain == DAILY.name:
-            warehouse.replace_window_rows(
-                conn,
-                "member_activity",
-                period_type=grain,
-                start=start,
-                end=end,
-                frame=rollups.members,
-            )
             blocks.rebuild_spans(conn, start=start, end=end)
         conn.execute(
             script(__file__, "upsert_computed_windows.sql"),
@@ -250,33 +243,45 @@ def _settle_capped(covered_until: datetime, cap: timedelta) -> list[pl.Expr]:
 
 
 def rebuild_member_stats(
-    conn: psycopg.Connection,
-    *,
-    start: datetime,
-    end: datetime,
-    as_of: datetime,
-    cap: timedelta,
-    reads: warehouse.Source | None = None,
+    conn: psycopg.Connection, *, start: datetime, end: datetime, as_of: datetime, cap: timedelta
 ) -> int:
-    """Lifetime totals of every member active in [start, end), summed again from all their daily rows.
+    """Lifetime totals of every member active in [start, end), merged again from their guild's
+    widest span blocks.
 
-    Their latest voice comes from voice_sessions (written by the same daily job): a daily row's
-    last_voice_at stops at its day's end, which is not a voice time of the member when the
-    session runs on past the last computed day. `reads` takes both reads (an ArrowReader in the
-    asset); by default `conn`.
+    The daily blocks of [start, end) name the active members. Each widest span block is the
+    merge of its days' daily blocks, so a guild's span blocks together hold every day it has,
+    however long its history: a member's lifetime is the merge of their rows in them, a read
+    of a few blocks per guild. Their latest voice comes from voice_sessions (written by the same
+    daily job): a daily row's last_voice_at stops at its day's end, which is not a voice time of
+    the member when the session runs on past the last computed day.
     """
-    source = reads or conn
-    daily = read_member_daily_rows(source, start=start, end=end)
-    session_ends = warehouse.copy_out(
-        source,
-        script(__file__, "select_member_last_voice.sql"),
-        {"grain": DAILY.name, "start": start, "end": end, "as_of": as_of, "cap": cap},
-        LAST_VOICE_SCHEMA,
-    ).with_columns(warehouse.ms_to_datetime("last_voice_at"))
-    totals = activity.with_session_ends(
-        activity.lifetime_member_stats(daily.lazy()), session_ends.lazy()
-    ).collect()
-    write_member_stats(conn, totals)
+    active = (
+        blocks.read_blocks(conn, period_type=DAILY.name, start=start, end=end)
+        .select("guild_id", "user_id")
+        .unique()
+    )
+    spans = blocks.read_blocks(
+        conn, period_type=WIDEST_SPAN.name, guild_ids=active["guild_id"].unique().to_list()
+    )
+    with conn.transaction():
+        conn.execute(
+            'CREATE TEMP TABLE active_members (guild_id text COLLATE "C", user_id text COLLATE "C")'
+            " ON COMMIT DROP"
+        )
+        warehouse.copy_in(conn, "active_members", active)
+        session_ends = warehouse.copy_out(
+            conn,
+            script(__file__, "select_member_last_voice.sql"),
+            {"as_of": as_of, "cap": cap},
+            LAST_VOICE_SCHEMA,
+        ).with_columns(warehouse.ms_to_datetime("last_voice_at"))
+        totals = activity.with_session_ends(
+            activity.lifetime_member_stats(
+                spans.lazy().join(active.lazy(), on=["guild_id", "user_id"], how="semi")
+            ),
+            session_ends.lazy(),
+        ).collect()
+        write_member_stats(conn, totals)
     return totals.height
 
 
@@ -292,16 +297,3 @@ def write_member_stats(conn: psycopg.Connection, totals: pl.DataFrame) -> None:
         warehouse.copy_in(conn, "member_stats_stage", totals)
         conn.execute(_UPSERT_MEMBER_STATS)
         blocks.write_lifetime_blocks(conn, totals["guild_id"].unique().to_list())
-
-
-def read_member_daily_rows(
-    source: warehouse.Source, *, start: datetime, end: datetime
-) -> pl.DataFrame:
-    """Every daily member row of every member with a daily row in [start, end)."""
-    daily = warehouse.copy_out(
-        source,
-        sql_script(__file__, "select_member_daily_rows.sql", columns=warehouse.member_columns("a")),
-        {"grain": DAILY.name, "start": start, "end": end},
-        warehouse.MEMBER_DAILY_SCHEMA,
-    )
-    return daily.with_columns(warehouse.ms_to_datetime(*MEMBER_INSTANTS))

@@ -133,7 +133,7 @@ def rebuild_spans(conn: psycopg.Connection, *, start: datetime, end: datetime) -
     finer = DAILY.name
     for span in SPANS:
         first, last = floor_to(start, span.length), ceil_to(end, span.length)
-        parts = read_all_guilds(conn, period_type=finer, start=first, end=last)
+        parts = read_blocks(conn, period_type=finer, start=first, end=last)
         merged = combine_members(
             parts.lazy().with_columns(
                 window_start("period_start", span.length).alias("period_start")
@@ -147,16 +147,33 @@ def rebuild_spans(conn: psycopg.Connection, *, start: datetime, end: datetime) -
     return written
 
 
-def read_all_guilds(
-    conn: psycopg.Connection, *, period_type: str, start: datetime, end: datetime
+def read_blocks(
+    conn: psycopg.Connection,
+    *,
+    period_type: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    guild_ids: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """Member rows (with guild_id and period_start) of every block of a period type in [start, end)."""
+    """Member rows (with guild_id and period_start) of the blocks of a period type starting in
+    [start, end) (all of them where a bound is None) of the guilds `guild_ids` (all: None)."""
+    filters = {
+        "period_start >= %(start)s": start is not None,
+        "period_start < %(end)s": end is not None,
+        "guild_id = ANY(%(guild_ids)s)": guild_ids is not None,
+    }
+    query = sql.SQL(" AND ").join(
+        [
+            sql.SQL(
+                "SELECT guild_id, period_start, block FROM member_blocks"
+                " WHERE period_type = %(period_type)s"
+            ),
+            *(sql.SQL(f) for f, wanted in filters.items() if wanted),
+        ]
+    )
+    params = {"period_type": period_type, "start": start, "end": end, "guild_ids": guild_ids}
     with conn.cursor(binary=True) as cur:
-        rows = cur.execute(
-            "SELECT guild_id, period_start, block FROM member_blocks"
-            " WHERE period_type = %s AND period_start >= %s AND period_start < %s",
-            (period_type, start, end),
-        ).fetchall()
+        rows = cur.execute(query, params).fetchall()
     if not rows:
         return pl.DataFrame(
             schema={"guild_id": pl.String, "period_start": TIMESTAMP, **MEMBER_BLOCK_SCHEMA}
@@ -252,7 +269,8 @@ def read_lifetime(conn: psycopg.Connection, guild_id: str) -> pl.DataFrame:
 
 def build_from_member_rows(conn: psycopg.Connection) -> dict[str, int]:
     """The blocks of every window that has member_activity rows, the spans and lifetime blocks;
-    then the 5-minute and hourly member rows are removed. The data step of migration 0005."""
+    then the 5-minute and hourly member rows are removed (0009 drops the daily ones with the
+    table). The data step of migration 0005."""
     written: dict[str, int] = {}
     for grain in GRAINS:
         days = conn.execute(

@@ -35,7 +35,7 @@ def _when_type(event_type: str) -> pl.Expr:
 
 
 def member_activity(events: pl.LazyFrame, voice: pl.LazyFrame, *, every: timedelta) -> pl.LazyFrame:
-    """One row per (guild, window of `every`, user) with any activity: the member_activity table.
+    """One row per (guild, window of `every`, user) with any activity: the rows of the member blocks.
 
     `voice` is voice_by_window's output at the same grain. Reactions received go to
     message_author_id when present and not the reacting user (a reaction whose user_id is null
@@ -140,7 +140,7 @@ def people_totals() -> list[pl.Expr]:
 
 
 def combine_members(frames: pl.LazyFrame, *, keys: Sequence[str] = ("guild_id",)) -> pl.LazyFrame:
-    """member_activity rows of any windows (mixed grains allowed) summed per (keys, user).
+    """Member rows of any windows (mixed grains allowed) summed per (keys, user).
 
     The windows must not overlap, or their counts would be added twice.
     """
@@ -148,7 +148,7 @@ def combine_members(frames: pl.LazyFrame, *, keys: Sequence[str] = ("guild_id",)
 
 
 def lifetime_member_stats(daily_members: pl.LazyFrame) -> pl.LazyFrame:
-    """member_stats rows: lifetime sums of a member's daily member_activity rows."""
+    """member_stats rows: lifetime sums of a member's rows over all their days (daily or span rows)."""
     return combine_members(daily_members).select(
         "guild_id",
         "user_id",

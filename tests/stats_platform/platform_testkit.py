@@ -184,12 +184,18 @@ def snapshot(conn: psycopg.Connection, grain: str, start: datetime) -> dict | No
 
 
 def stage_member_rows(conn: psycopg.Connection) -> None:
-    """`member_rows`, a temporary table shaped like member_activity: the rows of every grain's
-    member blocks, as the pipeline stores 5-minute and hourly member rows only in blocks."""
-    conn.execute("CREATE TEMP TABLE IF NOT EXISTS member_rows (LIKE member_activity)")
+    """`member_rows`, a temporary table of the rows of every grain's member blocks, one per
+    (guild, grain, window, member), for tests to query with SQL."""
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS member_rows (guild_id text, period_type text,"
+        " period_start timestamptz, user_id text, events int, messages int, reactions_given int,"
+        " reactions_received int, voice_ms bigint, joins int, leaves int,"
+        " first_join_at timestamptz, last_message_at timestamptz, last_voice_at timestamptz,"
+        " last_seen timestamptz)"
+    )
     conn.execute("DELETE FROM member_rows")
     for grain in GRAIN_NAMES:
-        frame = blocks.read_all_guilds(conn, period_type=grain, start=EPOCH, end=END_OF_TIME)
+        frame = blocks.read_blocks(conn, period_type=grain, start=EPOCH, end=END_OF_TIME)
         warehouse.copy_in(conn, "member_rows", frame.with_columns(period_type=pl.lit(grain)))
 
 
@@ -223,7 +229,6 @@ TABLE_DUMPS = {
     "metrics_snapshots": "SELECT guild_id, period_type, period_start, period_end, total_events,"
     " total_messages, total_reactions, voice_ms, unique_active_users, joins, leaves, data::text"
     " FROM metrics_snapshots ORDER BY 1, 2, 3",
-    "member_activity": "SELECT * FROM member_activity ORDER BY 1, 2, 3, 4",
     "member_stats": "SELECT guild_id, user_id, total_messages, total_voice_ms,"
     " total_reactions_given, total_reactions_received, last_message_at, last_voice_at,"
     " last_seen, joined_at FROM member_stats ORDER BY 1, 2",
@@ -240,9 +245,7 @@ def dump_tables(conn: psycopg.Connection) -> dict[str, list[tuple]]:
     dumped["member_blocks"] = [
         (period_type, *row)
         for period_type in BLOCK_PERIODS
-        for row in blocks.read_all_guilds(
-            conn, period_type=period_type, start=EPOCH, end=END_OF_TIME
-        )
+        for row in blocks.read_blocks(conn, period_type=period_type, start=EPOCH, end=END_OF_TIME)
         .sort("guild_id", "period_start", "user_id")
         .iter_rows()
     ]

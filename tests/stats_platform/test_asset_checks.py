@@ -13,7 +13,7 @@ import pytest
 from platform_testkit import DAILY_ASSETS, ROLLUPS, materialize, message, reaction, voice
 
 from stats_platform.defs.members.checks import (
-    member_stats_matches_daily_rows,
+    member_stats_matches_blocks,
     member_stats_non_negative,
 )
 from stats_platform.defs.rollups.checks import (
@@ -23,7 +23,7 @@ from stats_platform.defs.rollups.checks import (
 from stats_platform.partitions import five_minute_partitions
 
 FIVE_MINUTE_CHECKS = [metrics_snapshots_5min_matches_raw, metrics_snapshots_5min_non_negative]
-MEMBER_CHECKS = [member_stats_matches_daily_rows, member_stats_non_negative]
+MEMBER_CHECKS = [member_stats_matches_blocks, member_stats_non_negative]
 
 
 @pytest.fixture
@@ -107,7 +107,7 @@ def test_a_missing_snapshot_row_is_a_mismatch(db, store, recent, resources):
     )
 
 
-def test_member_stats_match_daily_rows_until_a_total_is_corrupted(db, store, t, base, resources):
+def test_member_stats_match_the_blocks_until_a_total_is_corrupted(db, store, t, base, resources):
     store(
         message(t(10), "1"),
         reaction(t(10, 1), "2", author="1"),
@@ -116,7 +116,7 @@ def test_member_stats_match_daily_rows_until_a_total_is_corrupted(db, store, t, 
     )
     result = materialize([*DAILY_ASSETS, *MEMBER_CHECKS], resources, grain="daily", start=base)
     assert evaluations(result) == {
-        "member_stats_matches_daily_rows": (True, {"members": 2, "mismatched": 0}),
+        "member_stats_matches_blocks": (True, {"members": 2, "mismatched": 0}),
         "member_stats_non_negative": (True, {"negative_rows": 0}),
     }
 
@@ -124,11 +124,11 @@ def test_member_stats_match_daily_rows_until_a_total_is_corrupted(db, store, t, 
     db.execute("UPDATE member_stats SET total_voice_ms = -1 WHERE user_id = '2'")
     checks = run_checks(DAILY_ASSETS, MEMBER_CHECKS, resources)
     assert checks == {
-        "member_stats_matches_daily_rows": (False, {"members": 2, "mismatched": 2}),
+        "member_stats_matches_blocks": (False, {"members": 2, "mismatched": 2}),
         "member_stats_non_negative": (False, {"negative_rows": 1}),
     }
 
-    # A member with daily rows but no lifetime row is a mismatch too.
+    # A member with rows in the blocks but no lifetime row is a mismatch too.
     db.execute("DELETE FROM member_stats WHERE user_id = '2'")
     checks = run_checks(DAILY_ASSETS, MEMBER_CHECKS, resources)
-    assert checks["member_stats_matches_daily_rows"] == (False, {"members": 2, "mismatched": 2})
+    assert checks["member_stats_matches_blocks"] == (False, {"members": 2, "mismatched": 2})

@@ -57,7 +57,7 @@ def test_check_names(repository):
         for key in repository.asset_graph.asset_check_keys
     )
     assert checks == [
-        ("member_stats", "member_stats_matches_daily_rows"),
+        ("member_stats", "member_stats_matches_blocks"),
         ("member_stats", "member_stats_non_negative"),
         ("metrics_snapshots_5min", "metrics_snapshots_5min_matches_raw"),
         ("metrics_snapshots_5min", "metrics_snapshots_5min_non_negative"),

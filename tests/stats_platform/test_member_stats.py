@@ -5,18 +5,24 @@ Day 0 is `base` (UTC midnight three days ago), day 1 is t(24 + h).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from platform_testkit import (
     DAILY_ASSETS,
     MIN_MS,
     Event,
+    compute_everything,
     materialize,
     message,
     reaction,
     rows,
+    stage_member_rows,
+    store_events,
     voice,
 )
+
+from stats_platform.domain.blocks import WIDEST_SPAN
+from stats_platform.domain.instants import floor_to
 
 DAY = timedelta(days=1)
 
@@ -98,9 +104,10 @@ def test_a_session_capped_after_the_backfilled_range_ends_at_its_cap(db, store, 
     materialize(DAILY_ASSETS, resources, grain="daily", start=base, last=base + DAY)
 
     capped_end = t(48 + 17, 57)
+    stage_member_rows(db)
     assert rows(
         db,
-        "SELECT period_start, voice_ms, last_voice_at, last_seen FROM member_activity"
+        "SELECT period_start, voice_ms, last_voice_at, last_seen FROM member_rows"
         " WHERE period_type = 'daily' AND voice_ms > 0",
     ) == [(base + DAY, (6 * 60 + 3) * MIN_MS, base + 2 * DAY, base + 2 * DAY)]
     assert rows(
@@ -117,3 +124,27 @@ def test_a_session_still_open_when_computed_counts_up_to_then(db, store, t, base
         db, "SELECT last_voice_at, updated_at FROM member_stats WHERE user_id = '6'"
     )
     assert base + 3 * DAY < last_voice_at <= computed_at
+
+
+def test_lifetime_merges_every_32_day_span_of_the_guild(db):
+    """Three days in three 32-day spans (the last day of one, the first of the next, and one of
+    the span after), each computed on its own by the jobs' library calls: a member's lifetime
+    adds all three, and a member active only in the first keeps its totals when a later day is
+    computed again (only the active members are rewritten)."""
+    span = WIDEST_SPAN.length
+    boundary = floor_to(datetime.now(UTC) - 2 * DAY, span) - span
+    days = [boundary - DAY, boundary, boundary + span]
+    store_events(db, [message(day + timedelta(hours=10), "1") for day in days])
+    store_events(db, [message(days[0] + timedelta(hours=11), "2")])
+    now = datetime.now(UTC)
+    for day in days:
+        compute_everything(db, start=day, end=day + DAY, covered_until=now)
+    expected = [
+        ("1", 3, 0, 0, 0, days[2] + timedelta(hours=10), None, days[2] + timedelta(hours=10), None),
+        ("2", 1, 0, 0, 0, days[0] + timedelta(hours=11), None, days[0] + timedelta(hours=11), None),
+    ]
+    assert rows(db, MEMBER_STATS) == expected
+    assert rows(db, "SELECT count(*) FROM member_blocks WHERE period_type = '32d'") == [(3,)]
+
+    compute_everything(db, start=days[2], end=days[2] + DAY, covered_until=now)
+    assert rows(db, MEMBER_STATS) == expected

@@ -22,7 +22,7 @@ from platform_testkit import (
 
 DAY = timedelta(days=1)
 OUTPUT_TABLES = (
-    "metrics_snapshots, member_activity, member_blocks, member_stats, member_stats_blocks,"
+    "metrics_snapshots, member_blocks, member_stats, member_stats_blocks,"
     " computed_windows, voice_sessions,"
     " voice_checkpoints, voice_checkpoint_marks"
 )

@@ -113,10 +113,11 @@ def test_totals_by_type_reactions_joins_leaves_and_events_without_user(
         (t(12), 1, 0, 0, 1, 1, 0),
         (t(13), 2, 0, 0, 1, 0, 0),
     ]
+    stage_member_rows(db)
     members = rows(
         db,
         "SELECT user_id, events, messages, reactions_given, reactions_received, joins, leaves,"
-        " first_join_at, last_message_at, last_seen FROM member_activity"
+        " first_join_at, last_message_at, last_seen FROM member_rows"
         " WHERE period_type = 'daily' ORDER BY length(user_id), user_id",
     )
     assert members == [

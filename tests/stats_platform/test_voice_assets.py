@@ -21,6 +21,7 @@ from platform_testkit import (
     run_resources,
     snapshot,
     snapshot_voice,
+    stage_member_rows,
     voice,
 )
 
@@ -95,9 +96,10 @@ def test_join_mute_move_leave_and_leave_with_nothing_open(db, store, t, base, re
         "leaves": 0,
         "data": {"by_type": {"VOICE_STATE_UPDATE": 1}},
     }
+    stage_member_rows(db)
     assert rows(
         db,
-        "SELECT user_id, events, voice_ms, last_voice_at, last_seen FROM member_activity"
+        "SELECT user_id, events, voice_ms, last_voice_at, last_seen FROM member_rows"
         " WHERE period_type = 'daily' ORDER BY user_id",
     ) == [("1", 4, 45 * MIN_MS, t(10, 45), t(10, 45)), ("2", 1, 0, None, t(12))]
     assert rows(
@@ -183,10 +185,11 @@ def test_replay_from_the_midnight_checkpoint_equals_replay_from_scratch(
     day1 = base + DAY
 
     def day1_rows() -> tuple[list[tuple], list[tuple]]:
+        stage_member_rows(db)
         return (
             rows(
                 db,
-                "SELECT user_id, voice_ms, last_voice_at, last_seen FROM member_activity"
+                "SELECT user_id, voice_ms, last_voice_at, last_seen FROM member_rows"
                 " WHERE period_type = 'daily' AND period_start = %s ORDER BY user_id",
                 (day1,),
             ),

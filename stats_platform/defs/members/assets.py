@@ -17,12 +17,12 @@ from stats_platform.resources import PipelineSettings, PostgresResource
 def member_stats(
     context: dg.AssetExecutionContext, postgres: PostgresResource, pipeline: PipelineSettings
 ):
-    """Lifetime per-member totals, re-summed from all daily rows of every member active in the window."""
+    """Lifetime per-member totals of every member active in the window, merged again from their guild's span blocks."""
     start, end = context.partition_time_window
     as_of = covered_until_for(end, pipeline)
-    with postgres.connect() as conn, postgres.arrow_reader() as reader:
+    with postgres.connect() as conn:
         members = rollups.rebuild_member_stats(
-            conn, start=start, end=end, as_of=as_of, cap=pipeline.voice_cap, reads=reader
+            conn, start=start, end=end, as_of=as_of, cap=pipeline.voice_cap
         )
     return dg.MaterializeResult(
         metadata={

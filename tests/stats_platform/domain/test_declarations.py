@@ -20,7 +20,6 @@ from stats_platform.transforms.common import TIMESTAMP
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 TABLE_COLUMNS = {
     "metrics_snapshots": (*rollups.SNAPSHOT_COLUMNS, "period_type", "computed_at"),
-    "member_activity": (*rollups.MEMBER_ACTIVITY_COLUMNS, "period_type"),
     "member_stats": (*rollups.MEMBER_STATS_COLUMNS, "updated_at"),
 }
 
@@ -39,7 +38,7 @@ def test_period_type_constraints_name_exactly_the_declared_grains(db):
         " WHERE contype = 'c' AND pg_get_constraintdef(oid) LIKE '%period_type%'"
     ).fetchall()
     tables = {table for table, _ in definitions}
-    assert {"metrics_snapshots", "member_activity", "computed_windows", "window_arrivals"} <= tables
+    assert {"metrics_snapshots", "member_blocks", "computed_windows", "window_arrivals"} <= tables
     for table, definition in definitions:
         declared = BLOCK_PERIODS if table == "member_blocks" else GRAIN_NAMES
         assert sorted(re.findall(r"'([^']+)'::text", definition)) == sorted(declared), table

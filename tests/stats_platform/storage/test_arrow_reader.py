@@ -11,7 +11,6 @@ from platform_testkit import DAILY_ASSETS, Event, materialize, message, reaction
 from polars.testing import assert_frame_equal
 
 from stats_platform.domain.voice import DEFAULT_CAP
-from stats_platform.pipeline import rollups
 from stats_platform.storage import warehouse
 from stats_platform.storage.arrow_reader import ArrowReader
 
@@ -69,10 +68,3 @@ def test_voice_replayed_through_adbc_equals_the_csv_replay(db, reader, two_days,
             warehouse.load_voice_sessions(reader, **window).collect(),
             warehouse.load_voice_sessions(db, **window).collect(),
         )
-
-
-def test_member_daily_rows_read_through_adbc_equal_the_csv_read(db, reader, two_days, base):
-    window = {"start": base, "end": base + 2 * DAY}
-    expected = rollups.read_member_daily_rows(db, **window)
-    assert expected.height == 6
-    assert_frame_equal(rollups.read_member_daily_rows(reader, **window), expected)

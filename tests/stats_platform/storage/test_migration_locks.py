@@ -155,19 +155,17 @@ def test_without_a_lock_timeout_ingest_queues_behind_the_waiting_migration(
 
 BATCHED = """-- migration: no-transaction
 -- Expand: a nullable column with no default is instant, whatever the table's size.
-ALTER TABLE member_activity ADD COLUMN IF NOT EXISTS active boolean;
+ALTER TABLE member_stats ADD COLUMN IF NOT EXISTS active boolean;
 -- step: repeat
-UPDATE member_activity SET active = events > 0 OR voice_ms > 0
-WHERE (guild_id, period_type, period_start, user_id) IN (
-    SELECT guild_id, period_type, period_start, user_id FROM member_activity
-    WHERE active IS NULL LIMIT 3);
+UPDATE member_stats SET active = total_messages > 0
+WHERE (guild_id, user_id) IN (
+    SELECT guild_id, user_id FROM member_stats WHERE active IS NULL LIMIT 3);
 -- step
-CREATE INDEX CONCURRENTLY IF NOT EXISTS member_activity_active ON member_activity (active);
+CREATE INDEX CONCURRENTLY IF NOT EXISTS member_stats_active ON member_stats (active);
 """
 SEED_MEMBER_ROWS = """
-INSERT INTO member_activity (guild_id, period_type, period_start, user_id, events, messages,
-    reactions_given, reactions_received, voice_ms, joins, leaves)
-SELECT '100', 'daily', now(), n::text, n % 2, 0, 0, 0, 0, 0, 0 FROM generate_series(1, 10) n
+INSERT INTO member_stats (guild_id, user_id, total_messages)
+SELECT '100', n::text, n % 2 FROM generate_series(1, 10) n
 """
 
 
@@ -192,8 +190,8 @@ def test_a_no_transaction_migration_backfills_in_batches_each_committed(migrated
     with psycopg.connect(migrated) as conn:
         assert conn.execute(
             "SELECT count(*) FILTER (WHERE active), count(*) FILTER (WHERE NOT active)"
-            " FROM member_activity"
+            " FROM member_stats"
         ).fetchone() == (5, 5)
         assert conn.execute(
-            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'member_activity_active'::regclass"
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'member_stats_active'::regclass"
         ).fetchone() == (True,)

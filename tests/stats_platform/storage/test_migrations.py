@@ -101,7 +101,7 @@ def test_the_voice_events_index_is_built_on_existing_partitions_one_at_a_time(
             "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"
         ).fetchone()
 
-    assert migrate(fresh_database_url) == ["0008_voice_events_index"]
+    assert migrate(fresh_database_url) == ["0008_voice_events_index", "0009_drop_member_activity"]
     with psycopg.connect(fresh_database_url) as conn:
         attached = conn.execute(
             "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events_voice_guild_ts'::regclass"

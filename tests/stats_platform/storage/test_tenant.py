@@ -19,7 +19,6 @@ GUILDS = ("100", "200")
 GUILD_KEYED = (
     "events",
     "metrics_snapshots",
-    "member_activity",
     "member_blocks",
     "member_stats",
     "member_stats_blocks",

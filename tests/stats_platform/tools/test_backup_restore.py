@@ -111,7 +111,8 @@ def test_a_restored_database_answers_exactly_as_the_original(
     before, after = everything(original), everything(fresh_database_url)
     assert after == before
     # Per guild: 2 days, the hours 10:00, 23:00 and 00:00, four 5-minute windows of voice;
-    # member rows of users 1 and 2 on both days and at 10:00, user 1 in the other windows.
+    # member rows (in blocks) of users 1 and 2 on both days and at 10:00, user 1 in the other
+    # windows: one block per guild and window, 4 per grain.
     # Spans: users 1 and 2 (both active on both days) in each span block, one block per span
     # length, or two where that length's epoch-aligned boundary falls between the two days
     # (it does for some lengths on some dates: base is three days before today).
@@ -120,7 +121,6 @@ def test_a_restored_database_answers_exactly_as_the_original(
     )
     assert {table: len(found) for table, found in after.items()} == {
         "metrics_snapshots": 2 * (2 + 3 + 4),
-        "member_activity": 2 * 4,  # daily rows; the blocks' member rows: 4 per grain, and
         "member_blocks": 2 * (4 + 4 + 4 + span_rows),
         "member_stats": 2 * 2,
         "computed_windows": 2 + 15 + 4,
