@@ -96,15 +96,16 @@ def totals(url: str, first: datetime, end: datetime) -> dict[str, int]:
         ).fetchall()
         members = conn.execute("SELECT count(*) FROM member_stats").fetchone()
         sessions = conn.execute("SELECT count(*) FROM voice_sessions").fetchone()
-        activity = conn.execute(
-            "SELECT period_type, count(*) FROM member_activity GROUP BY 1"
+        blocks = conn.execute(
+            "SELECT period_type, count(*), sum(members)::bigint FROM member_blocks GROUP BY 1"
         ).fetchall()
     out = {"raw events": raw[0] if raw else 0}
     for grain, events, rows in grains:
         out[f"{grain} snapshot events"] = events
         out[f"{grain} snapshot rows"] = rows
-    for grain, rows in activity:
-        out[f"{grain} member_activity rows"] = rows
+    for period_type, count, members in blocks:
+        out[f"{period_type} member blocks"] = count
+        out[f"{period_type} member rows in blocks"] = members
     out["member_stats rows"] = members[0] if members else 0
     out["voice_sessions rows"] = sessions[0] if sessions else 0
     return out

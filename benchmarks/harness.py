@@ -19,6 +19,8 @@ from typing import Any
 import httpx
 import polars as pl
 import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from stats_platform.settings import PROJECT_ROOT
 from stats_platform.storage.database import create_database_if_missing, drop_database, with_database
@@ -42,16 +44,37 @@ SERVER_ENV = {
 
 
 @contextlib.contextmanager
-def fresh_database(label: str) -> Iterator[str]:
-    """A new migrated database named after this process and `label`, dropped on the way out."""
+def fresh_database(
+    label: str, *, migrations: Path | None = None, template: str | None = None
+) -> Iterator[str]:
+    """A new migrated database named after this process and `label`, dropped on the way out.
+
+    `migrations`: the sql/ directory of an older tree, for its schema (default: this tree's).
+    `template`: the URL of a database (with no open connection) to copy, data and all, before
+    this tree's migrations are applied to the copy.
+    """
     url = with_database(SERVER_URL, f"stats_bench_{os.getpid()}_{label}")
     drop_database(url)
-    create_database_if_missing(url)
+    if template is None:
+        create_database_if_missing(url)
+    else:
+        copy_database(template, url)
     try:
-        migrate(url)
+        migrate(url, **({} if migrations is None else {"directory": migrations}))
         yield url
     finally:
         drop_database(url)
+
+
+def copy_database(source: str, url: str) -> None:
+    """CREATE DATABASE `url`'s name TEMPLATE `source`'s: a file copy, faster than a reload."""
+    name, template = (str(conninfo_to_dict(u)["dbname"]) for u in (url, source))
+    with psycopg.connect(SERVER_URL, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
 
 
 def run_in_tree(script: Path, tree: Path, job: dict) -> Any:

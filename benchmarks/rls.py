@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.rls --size quick   # about half a minute
     .venv/bin/python -m benchmarks.rls --size full    # the recorded figures
 
-A fresh database gets a week of hourly member rows, a day of raw events and lifetime rows for
+A fresh database gets a week of daily member blocks, a day of raw events and lifetime rows for
 many guilds (generated in SQL). Each read runs REPEAT times as the tables' owner, whom the
 policies do not apply to, and as `as_guild_reader` (sql/0007), alternating, in one run; the
 table gives the median of each and their ratio. Both always filter by guild, as the API does:
@@ -35,11 +35,10 @@ READS = {
         "SELECT user_id, total_messages FROM member_stats WHERE guild_id = %(g)s"
         " ORDER BY total_messages DESC, user_id LIMIT 20"
     ),
-    "leaderboard, a week of hourly member rows": (
-        "SELECT user_id, sum(messages) FROM member_activity"
-        " WHERE guild_id = %(g)s AND period_type = 'hourly'"
+    "leaderboard's read, a week of daily member blocks": (
+        "SELECT period_start, block FROM member_blocks"
+        " WHERE guild_id = %(g)s AND period_type = 'daily'"
         " AND period_start >= %(week)s AND period_start < %(end)s"
-        " GROUP BY user_id ORDER BY 2 DESC, user_id LIMIT 10"
     ),
     "raw tail, a day of events": (
         "SELECT count(*), count(DISTINCT user_id) FROM events"
@@ -48,12 +47,10 @@ READS = {
 }
 
 LOAD = """
-INSERT INTO member_activity (guild_id, period_type, period_start, user_id, events, messages,
-    reactions_given, reactions_received, voice_ms, joins, leaves, last_seen)
-SELECT g::text, 'hourly', %(week)s::timestamptz + h * interval '1 hour', u::text,
-       1 + (u + h) %% 5, (u + h) %% 5, 0, 0, 0, 0, 0, %(week)s::timestamptz + h * interval '1 hour'
-FROM generate_series(1, %(guilds)s) g, generate_series(1, %(members)s) u, generate_series(0, 167) h
-WHERE (u * 7 + h) %% 3 = 0
+INSERT INTO member_blocks (guild_id, period_type, period_start, members, block)
+SELECT g::text, 'daily', %(week)s::timestamptz + d * interval '1 day', %(members)s,
+       convert_to(repeat(md5(g::text || d::text), %(members)s), 'UTF8')
+FROM generate_series(1, %(guilds)s) g, generate_series(0, 6) d
 ---
 INSERT INTO member_stats (guild_id, user_id, total_messages)
 SELECT g::text, u::text, (u * 37) %% 1000
@@ -111,18 +108,18 @@ def main(size: Size = SizeOption, doc: Path | None = DocOption) -> None:
             started = time.perf_counter()
             for statement in LOAD.split("---"):
                 conn.execute(statement, params)  # type: ignore[call-overload]
-            conn.execute("ANALYZE member_activity, member_stats, events")
+            conn.execute("ANALYZE member_blocks, member_stats, events")
             loaded = time.perf_counter() - started
             counts = {
                 t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # type: ignore[index]
-                for t in ("member_activity", "member_stats", "events")
+                for t in ("member_blocks", "member_stats", "events")
             }
         measured = _measure(url, params)
     info = machine()
     body = "\n\n".join(
         [
             f"`{command('benchmarks.rls')}`; {guilds} guilds of {members} members:"
-            f" {counts['member_activity']:,} hourly member rows over 7 days,"
+            f" {counts['member_blocks']:,} daily member blocks over 7 days (32 bytes a member),"
             f" {counts['member_stats']:,} member_stats rows, {counts['events']:,} events in one day"
             f" (loaded in {loaded:.1f} s). One guild's read, median of {REPEAT} runs each,"
             " owner and reader alternating in one connection; each reader run includes its"

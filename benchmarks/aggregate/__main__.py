@@ -34,7 +34,6 @@ SIZES = {Size.quick: 200_000, Size.full: 2_000_000}
 BACKFILL_PER_DAY = {Size.quick: 50_000, Size.full: 2_000_000}  # full: 14 M events in 7 days
 BACKFILL_DAYS = 7
 REPEAT = 3  # compute timings: best of this many
-STALE_LIMIT_S = 60  # the unanalyzed member read is cancelled after this
 # The SQL session's own settings: enough work_mem for the big GROUP BYs to hash in memory, and
 # no JIT (the sessionizer's cost estimate sets off compilation that outlasts the query).
 WORK_MEM = "256MB"
@@ -42,7 +41,7 @@ SQL_JIT = "off"
 CAP = timedelta(hours=24)
 
 
-def measure_polars(url: str, w: P.Window, repeat: int, stale_limit_s: int) -> dict:
+def measure_polars(url: str, w: P.Window, repeat: int) -> dict:
     with psycopg.connect(url) as conn:
         inputs = P.read_inputs(conn, w)
         grains = {}
@@ -61,7 +60,7 @@ def measure_polars(url: str, w: P.Window, repeat: int, stale_limit_s: int) -> di
             "grains": grains,
             "sessions": P.sessions(inputs, w),
             "voice_sessions": (voice_s, voice_counts["sessions"]),
-            "member_stats": P.member_stats(conn, w, repeat, stale_limit_s),
+            "member_stats": P.member_stats(conn, w),
         }
 
 
@@ -124,7 +123,7 @@ def main(
         report["mix"] = type_mix(url)
         w = P.Window(day, day + DAY, as_of=datetime.now(UTC), cap=CAP)
         print("Polars: read, compute, write ...", flush=True)
-        report["polars"] = measure_polars(url, w, REPEAT, STALE_LIMIT_S)
+        report["polars"] = measure_polars(url, w, REPEAT)
         print("SQL GROUP BY in PostgreSQL ...", flush=True)
         report["sql"] = measure_sql(url, w, report["polars"], REPEAT)
     slim(report["polars"])
@@ -161,15 +160,12 @@ def save(report: dict) -> Path:
 
 
 def backfill_week(report: dict, today: datetime, per_day: int, seed: int) -> None:
-    """Seven days backfilled by the real assets, one run per job; the proposed member index
-    first, without which member_stats' read of unanalyzed rows is a nested loop."""
+    """Seven days backfilled by the real assets, one run per job."""
     first = today - BACKFILL_DAYS * DAY
     with fresh_database("week") as url:
         print(f"loading {BACKFILL_DAYS} days x about {per_day:,} events ...", flush=True)
         report["backfill_load"] = load_days(url, first, BACKFILL_DAYS, per_day, seed=seed)
         print("backfill: one run per job ...", flush=True)
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(P.MEMBER_INDEX)
         report["backfill"] = backfill.run(url, first, today)
         report["backfill_totals"] = backfill.totals(url, first, today)
 

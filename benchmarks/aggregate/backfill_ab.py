@@ -1,15 +1,16 @@
-"""The 7-day backfill by an older tree beside this one, on the same database, round by round.
+"""The 7-day backfill by an older tree beside this one, on the same events, round by round.
 
     STATS_BENCH_BASE=<older commit> .venv/bin/python -m benchmarks.aggregate.backfill_ab --size full
 
-One fresh database gets seven days of events (`benchmarks.events.load_days`, as
-`benchmarks.aggregate` loads its week); then each round backfills them with every job in one
-run each (`benchmarks.backfill.run`, the real assets through `dg.materialize`), once with the
-older tree (`STATS_BENCH_BASE`, else where this branch left main: a `git archive` first on
-PYTHONPATH of a child process) and once with this one, the order alternating round by round, so
-a busy spell of the shared machine hits both. The events are vacuumed first, so no run pays for
-setting the fresh rows' hint bits, and backfilled once untimed, so every timed run replaces what
-the one before wrote, as a retried backfill does.
+A fresh database with the older tree's schema (`STATS_BENCH_BASE`, else where this branch left
+main: a `git archive`) gets seven days of events (`benchmarks.events.load_days`, as
+`benchmarks.aggregate` loads its week); a copy of it, migrated by this tree, is this tree's. Then
+each round backfills them with every job in one run each (`benchmarks.backfill.run`, the real
+assets through `dg.materialize`), once with the older tree (first on PYTHONPATH of a child
+process) on its database and once with this one on its own, the order alternating round by
+round, so a busy spell of the shared machine hits both. The events are vacuumed first, so no run
+pays for setting the fresh rows' hint bits, and each tree backfills once untimed, so every timed
+run replaces what the one before wrote, as a retried backfill does.
 """
 
 from __future__ import annotations
@@ -57,22 +58,24 @@ def main(
     end = utc_midnight()
     first = end - DAYS * DAY
     runs: dict[str, list[list[dict]]] = {"before": [], "after": []}
-    with fresh_database("backfill_ab") as url, main_tree() as base:
+    with main_tree() as base, fresh_database("backfill_ab_before", migrations=base / "sql") as url:
         print(f"loading {DAYS} days x about {size.per_day:,} events ...", flush=True)
         loaded = load_days(url, first, DAYS, size.per_day, seed=seed)
         # The first scan after a bulk load sets every row's hint bits, writing every page: a
         # cost of the load, not of whichever tree happens to read first.
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("VACUUM (FREEZE, ANALYZE) events")
-        # Untimed: after it every timed run replaces a week of rollups, as a retried backfill
-        # does; the first run into empty tables had no rows to delete and was the fastest.
-        print("  a first backfill, untimed ...", flush=True)
-        backfilled(PROJECT_ROOT, url, first, end)
-        trees = [("before", base), ("after", PROJECT_ROOT)]
-        for round_no in range(1, size.rounds + 1):
-            for name, tree in trees if round_no % 2 else trees[::-1]:
-                print(f"  [{round_no}/{size.rounds}] {name} ...", flush=True)
-                runs[name].append(backfilled(tree, url, first, end))
+        with fresh_database("backfill_ab_after", template=url) as after_url:
+            trees = [("before", base, url), ("after", PROJECT_ROOT, after_url)]
+            # Untimed: after it every timed run replaces a week of rollups, as a retried
+            # backfill does; the first run into empty tables had no rows to delete.
+            for name, tree, db in trees:
+                print(f"  a first backfill by {name}, untimed ...", flush=True)
+                backfilled(tree, db, first, end)
+            for round_no in range(1, size.rounds + 1):
+                for name, tree, db in trees if round_no % 2 else trees[::-1]:
+                    print(f"  [{round_no}/{size.rounds}] {name} ...", flush=True)
+                    runs[name].append(backfilled(tree, db, first, end))
     publish("Aggregate: the 7-day backfill, before and after", render(runs, loaded, info, started),
             doc_path(size_name, doc))  # fmt: skip
 

@@ -1,4 +1,4 @@
--- member_activity rows: per guild, window and member, events, voice and reactions received.
+-- Member rows: per guild, window and member, events, voice and reactions received.
 WITH parts AS (
     SELECT guild_id, date_bin(%(every)s, ts, TIMESTAMPTZ '1970-01-01 00:00:00+00') AS period_start, user_id,
            count(*) AS events,

@@ -156,50 +156,14 @@ def voice_sessions_rebuild(conn: psycopg.Connection, w: Window) -> tuple[dict[st
     )
 
 
-MEMBER_INDEX = (
-    "CREATE INDEX IF NOT EXISTS bench_member_activity_daily_member"
-    " ON member_activity (guild_id, user_id) WHERE period_type = 'daily'"
-)
-
-
-def member_stats(
-    conn: psycopg.Connection, w: Window, repeat: int, stale_limit_s: int
-) -> dict[str, tuple[float | None, int]]:
-    """rebuild_member_stats split into read, compute and write (it needs the daily rows written).
-
-    The read is timed three ways: as the pipeline runs it now, right after write_rollups, with
-    no statistics on the new rows (cancelled after `stale_limit_s`); the same with an index
-    led by (guild_id, user_id); and after ANALYZE without that index.
-    """
-
-    def read() -> pl.DataFrame:
-        return rollups.read_member_daily_rows(conn, start=w.start, end=w.end)
-
-    def store(totals: pl.DataFrame) -> None:
-        rollups.write_member_stats(conn, totals)
-
-    conn.commit()
-    out: dict[str, tuple[float | None, int]] = {}
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (f"{stale_limit_s}s",))
-    try:
-        daily, seconds = timed(read)
-        out["read, no statistics (as now)"] = (seconds, daily.height)
-    except psycopg.errors.QueryCanceled:
-        conn.rollback()
-        out["read, no statistics (as now)"] = (None, stale_limit_s)
-    conn.execute("RESET statement_timeout")
-    _, seconds = timed(lambda: conn.execute(MEMBER_INDEX))
-    daily, read_s = timed(read)
-    out["read, no statistics, (guild_id, user_id) index"] = (read_s, daily.height)
-    conn.execute("DROP INDEX bench_member_activity_daily_member")
-    _, seconds = timed(lambda: conn.execute("ANALYZE member_activity"))
-    out["ANALYZE member_activity"] = (seconds, 0)
-    daily, read_s = timed(read)
-    out["read after ANALYZE"] = (read_s, daily.height)
-    totals, compute_s = timed(
-        lambda: activity.lifetime_member_stats(daily.lazy()).collect(), repeat
+def member_stats(conn: psycopg.Connection, w: Window) -> dict[str, tuple[float, int]]:
+    """The member_stats asset's work, after write_rollups wrote the day's blocks and spans: the
+    day's active members, their rows in the widest spans merged, their sessions' ends, the upsert
+    and the lifetime blocks. One step: its reads are a few blocks per guild."""
+    members, seconds = timed(
+        lambda: rollups.rebuild_member_stats(
+            conn, start=w.start, end=w.end, as_of=w.as_of, cap=w.cap
+        )
     )
-    out["compute"] = (compute_s, totals.height)
-    _, write_s = timed(lambda: store(totals))
-    out["write"] = (write_s, totals.height)
-    return out
+    conn.commit()
+    return {"rebuild (read blocks, merge, write)": (seconds, members)}

@@ -91,9 +91,7 @@ def _polars(r: dict) -> list[str]:
         ]
     )
     for step, (seconds, count) in p["member_stats"].items():
-        shown = f"> {count} (cancelled)" if seconds is None else s(seconds)
-        counted = f"{count:,}" if seconds is not None and count else ""
-        rows.append([f"member_stats {step}", "lifetime", shown, counted, "", ""])
+        rows.append([f"member_stats {step}", "lifetime", s(seconds), f"{count:,}", "", ""])
     prof = [
         [grain, *(s(v) for v in g["profile"].values()), s(g["compute"])]
         for grain, g in p["grains"].items()
@@ -102,7 +100,7 @@ def _polars(r: dict) -> list[str]:
     return [
         "### Polars rollups: read, compute, write",
         "",
-        "Rows: snapshots + member_activity rows. events/s = events of the day ÷ seconds.",
+        "Rows: snapshots + member rows (the rows of the blocks). events/s = events of the day ÷ seconds.",
         "",
         table(["step", "grain", "seconds", "rows", "events/s", "baseline"], rows),
         "",
@@ -200,12 +198,6 @@ def _backfill(r: dict) -> list[str]:
         f"{g} {totals.get(f'{g} snapshot events', 0):,}" for g in ("daily", "hourly", "5min")
     )
     same = all(totals.get(f"{g} snapshot events") == raw for g in ("daily", "hourly", "5min"))
-    index = (
-        "The backfill database got the index proposed below first, `member_activity (guild_id, "
-        "user_id) WHERE period_type = 'daily'`: without it member_stats' read of freshly written, "
-        "unanalyzed member_activity rows is a nested loop through the primary key whose cost "
-        "grows with members × daily rows per guild (the member_stats rows above)."
-    )
     header = ["job", "partitions", "range", "wall s", "in steps s", "materializations"]
     return [
         "### Backfill of 7 days, one run per job",
@@ -214,7 +206,7 @@ def _backfill(r: dict) -> list[str]:
         f"repeated, so the same members come back), generated in {load['generate_s']:.0f} s and "
         f"loaded with COPY in {load['copy_s']:.0f} s, then `dg.materialize` with the "
         "`dagster/asset_partition_range_start/end` tags (single-run backfill policy), "
-        "settle_seconds=0, batch_delay_seconds=0, an ephemeral instance. " + index,
+        "settle_seconds=0, batch_delay_seconds=0, an ephemeral instance.",
         "",
         table([*header, "events/s", "run"], rows),
         "",

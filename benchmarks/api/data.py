@@ -179,9 +179,6 @@ def first_partial_day(url: str, day: datetime) -> float:
         rollups.write_rollups(
             conn, result, grain="daily", start=day, end=end, covered_until=covered
         )
-        # Autovacuum would analyze the new rows before long. Unanalyzed, the lifetime read's
-        # join of member_activity with itself is planned as a nested loop over a seq scan.
-        conn.execute("ANALYZE member_activity")
         rollups.rebuild_member_stats(conn, start=day, end=end, as_of=covered, cap=CAP)
         conn.commit()
     return time.perf_counter() - started
@@ -212,19 +209,9 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     five_from = max(today - (five_min_days - 1) * DAY, span.first_hour)
     partial_s = first_partial_day(url, first_day)
     days = (first_day + DAY, today)
-    runs = [_backfill(url, "daily job: voice_sessions, rollups_daily", [voice_sessions, rollups_daily],
-                     daily_partitions, DAY, *days)]  # fmt: skip
-    # The daily job's member_stats runs apart, after ANALYZE: in the same run its lifetime read
-    # meets 29 days of member_activity rows newer than their statistics, estimates the range at
-    # one row and plans the self-join as a nested loop over every daily row of the guild per
-    # member: still running after a minute at full size (production analyzes between daily
-    # runs, which add a day at a time).
-    started = time.perf_counter()
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE member_activity")
-    analyze_s = time.perf_counter() - started
-    runs += [
-        _backfill(url, "daily job: member_stats", [member_stats], daily_partitions, DAY, *days),
+    runs = [
+        _backfill(url, "daily job", [voice_sessions, rollups_daily, member_stats],
+                  daily_partitions, DAY, *days),
         _backfill(url, "hourly", [rollups_hourly], hourly_partitions, HOUR,
                  span.first_hour, floor_to(now, HOUR)),
         _backfill(url, "5min", [rollups_5min], five_minute_partitions, FIVE_MINUTES,
@@ -241,7 +228,6 @@ def materialize(url: str, span: Span, *, five_min_days: int) -> dict:
     print(f"  ANALYZE after the backfills {analyze_after_s:.0f} s", flush=True)
     return {
         "first_partial_day_s": partial_s,
-        "analyze_member_activity_s": analyze_s,
         "analyze_after_s": analyze_after_s,
         "runs": runs,
         "five_min_from": five_from,
