@@ -94,7 +94,7 @@ def totals(url: str, first: datetime, end: datetime) -> dict[str, int]:
             "SELECT period_type, sum(total_events)::bigint, count(*) FROM metrics_snapshots"
             " GROUP BY 1"
         ).fetchall()
-        members = conn.execute("SELECT count(*) FROM member_stats").fetchone()
+        lifetime = conn.execute("SELECT count(*) FROM member_stats").fetchone()
         sessions = conn.execute("SELECT count(*) FROM voice_sessions").fetchone()
         blocks = conn.execute(
             "SELECT period_type, count(*), sum(members)::bigint FROM member_blocks GROUP BY 1"
@@ -103,9 +103,9 @@ def totals(url: str, first: datetime, end: datetime) -> dict[str, int]:
     for grain, events, rows in grains:
         out[f"{grain} snapshot events"] = events
         out[f"{grain} snapshot rows"] = rows
-    for period_type, count, members in blocks:
+    for period_type, count, rows_in_blocks in blocks:
         out[f"{period_type} member blocks"] = count
-        out[f"{period_type} member rows in blocks"] = members
-    out["member_stats rows"] = members[0] if members else 0
+        out[f"{period_type} member rows in blocks"] = rows_in_blocks
+    out["member_stats rows"] = lifetime[0] if lifetime else 0
     out["voice_sessions rows"] = sessions[0] if sessions else 0
     return out
