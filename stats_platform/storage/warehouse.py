@@ -18,7 +18,7 @@ from psycopg import sql
 
 from stats_platform.domain.events import EventType
 from stats_platform.domain.grains import HOURLY
-from stats_platform.domain.rollups import MEMBER_INSTANTS, MEMBER_MEASURES
+from stats_platform.domain.rollups import MEMBER_MEASURES
 from stats_platform.storage.arrow_reader import ArrowReader
 from stats_platform.storage.scripts import script
 from stats_platform.transforms import voice
@@ -302,12 +302,7 @@ MEMBER_DAILY_SCHEMA = {
     "user_id": pl.String,
     **{m.name: pl.Int64 for m in MEMBER_MEASURES},
 }
-"""A member's rows as they are read: instants in epoch milliseconds (see member_columns)."""
-
-
-def member_columns(alias: str) -> sql.Composed:
-    """The SELECT list of MEMBER_DAILY_SCHEMA from table `alias`, instants as epoch ms."""
-    return epoch_ms_columns(alias, list(MEMBER_DAILY_SCHEMA), instants=MEMBER_INSTANTS)
+"""A member's rows as they are read from SQL (migration 0005's data step): instants in epoch milliseconds."""
 
 
 def epoch_ms_columns(alias: str, names: Sequence[str], *, instants: Sequence[str]) -> sql.Composed:
