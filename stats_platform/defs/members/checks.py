@@ -10,6 +10,7 @@ from stats_platform.transforms import activity
 
 STORED_COLUMNS = (*MEMBER_STATS_KEYS, *LIFETIME_COUNTS)
 STORED_SQL = sql.SQL("SELECT {} FROM member_stats m").format(warehouse.columns("m", STORED_COLUMNS))
+STORED_SCHEMA = {c: pl.String if c in MEMBER_STATS_KEYS else pl.Int64 for c in STORED_COLUMNS}
 NEGATIVE_SQL = sql.SQL("SELECT count(*) FROM member_stats WHERE least({}) < 0").format(
     sql.SQL(", ").join(map(sql.Identifier, LIFETIME_COUNTS))
 )
@@ -31,8 +32,7 @@ def count_mismatched(merged: pl.DataFrame, stored: pl.DataFrame) -> tuple[int, i
 def member_stats_matches_blocks(postgres: PostgresResource) -> dg.AssetCheckResult:
     with postgres.connect() as conn:
         spans = blocks.read_blocks(conn, period_type=WIDEST_SPAN.name)
-        schema = {c: pl.String if c in MEMBER_STATS_KEYS else pl.Int64 for c in STORED_COLUMNS}
-        stored = warehouse.copy_out(conn, STORED_SQL, (), schema)
+        stored = warehouse.copy_out(conn, STORED_SQL, (), STORED_SCHEMA)
     merged = activity.lifetime_member_stats(spans.lazy()).select(STORED_COLUMNS).collect()
     mismatched, members = count_mismatched(merged, stored)
     return dg.AssetCheckResult(
